@@ -1,0 +1,1 @@
+"""The DeepDream Beam job: options, graph assembly and the `python -m pipeline` entry point."""

@@ -1,0 +1,75 @@
+"""Command-line options of the DeepDream job, listed by --help beside Beam's own."""
+from __future__ import annotations
+
+import argparse
+
+from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+
+from transforms.dream.presets import DEFAULT_PRESET, PRESETS
+from transforms.imaging import DEFAULT_MAX_PIXELS, FORMATS
+
+
+class DreamOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--input", action="append", default=None,
+            help="File pattern of images to dream (local, gs://, s3://, ...); repeatable.",
+        )
+        parser.add_argument(
+            "--output", default=None,
+            help="Directory for dreamed images, metadata.jsonl and errors.jsonl.",
+        )
+        parser.add_argument(
+            "--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS),
+            help="Named settings: "
+            + "; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()),
+        )
+        parser.add_argument(
+            "--model", default=None,
+            help="Network to dream with (inception_v3, vgg16); default: the preset's. A model "
+            "other than the preset's uses that model's default layers.",
+        )
+        parser.add_argument(
+            "--weights", default=None,
+            help="Weights file (local path or any Beam filesystem URI) instead of the model's "
+            "default source.",
+        )
+        parser.add_argument("--octaves", type=int, default=None, help="Number of octaves.")
+        parser.add_argument("--octave_scale", type=float, default=None, help="Size ratio between octaves.")
+        parser.add_argument("--iterations", type=int, default=None, help="Ascent steps per octave.")
+        parser.add_argument("--step", type=float, default=None, help="Gradient ascent step size.")
+        parser.add_argument(
+            "--max_loss", default=None,
+            help="Stop an octave after a step whose loss exceeds this; 'none' never stops.",
+        )
+        parser.add_argument("--format", default="png", choices=sorted(FORMATS), help="Output image format.")
+        parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (1-100).")
+        parser.add_argument(
+            "--max_pixels", type=int, default=DEFAULT_MAX_PIXELS,
+            help="Reject images declaring more pixels than this, before decoding them.",
+        )
+
+
+def help_text() -> str:
+    """--help: this job's options first, then every Beam option (runner, Dataflow, ...).
+
+    Beam's own parser class is used because some option classes add value-provider
+    arguments that only it understands.
+    """
+    parser = _BeamArgumentParser(
+        prog="python -m pipeline",
+        usage="python -m pipeline --input PATTERN --output DIR [options]",
+        description="DeepDream over image collections on Apache Beam.",
+        allow_abbrev=False,
+    )
+    DreamOptions._add_argparse_args(parser.add_argument_group("DeepDream options"))
+    beam_options = parser.add_argument_group("Beam pipeline options")
+    beam_options.add_value_provider_argument = parser.add_value_provider_argument  # type: ignore[attr-defined]
+    for cls in PipelineOptions.__subclasses__():
+        if cls is not DreamOptions:
+            try:
+                cls._add_argparse_args(beam_options)
+            except argparse.ArgumentError:  # a flag two option classes share: listed once
+                pass
+    return parser.format_help()

@@ -1,0 +1,72 @@
+"""Run the DeepDream job: `python -m pipeline --input 'photos/*.jpg' --output out/`."""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Sequence
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+
+from pipeline.config import ConfigError, JobConfig
+from pipeline.graph import build_pipeline
+from pipeline.options import DreamOptions, help_text
+from pipeline.summary import JobSummary, read_counters
+from transforms.read import NoInputsError, check_patterns_match
+
+# Errors that stop the job before it starts, reported as one line rather than a traceback.
+START_ERRORS: tuple[type[Exception], ...] = (ConfigError, NoInputsError, FileNotFoundError)
+
+
+def check_weights_available(config: JobConfig) -> None:
+    """Fail before any work when the model's weights cannot be had."""
+    from transforms.dream import models  # Keras: imported only once the options are valid
+
+    if config.weights is None and config.preset.model == "inception_v3":
+        try:
+            models.ensure_inception_v3_weights()
+        except models.WeightsUnavailableError as exc:
+            raise ConfigError(str(exc)) from exc
+    elif config.weights is None and config.preset.model == "vgg16":
+        from transforms.dream.offline_weights import hed_weights_path
+
+        hed_weights_path()
+
+
+def run(
+    argv: Sequence[str] | None = None,
+    save_main_session: bool = False,
+    test_pipeline: beam.Pipeline | None = None,
+) -> JobSummary:
+    """Build and run the job; returns its summary. `test_pipeline` replaces the pipeline."""
+    pipeline_options = PipelineOptions(argv)
+    config = JobConfig.from_options(pipeline_options.view_as(DreamOptions))
+    check_patterns_match(config.inputs)
+    check_weights_available(config)
+    # The package is installed on workers (--setup_file), so __main__ need not be pickled.
+    pipeline_options.view_as(SetupOptions).save_main_session = save_main_session
+
+    pipeline = test_pipeline or beam.Pipeline(options=pipeline_options)
+    build_pipeline(pipeline, config)
+    started = time.perf_counter()
+    result = pipeline.run()
+    result.wait_until_finish()
+    summary = JobSummary(read_counters(result), time.perf_counter() - started)
+    print(summary.line())
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry: 0 on success, 1 if every input failed, 2 if the job could not start."""
+    logging.getLogger().setLevel(logging.WARNING)
+    args = sys.argv[1:] if argv is None else list(argv)
+    if "-h" in args or "--help" in args:
+        print(help_text())
+        return 0
+    try:
+        summary = run(args)
+    except START_ERRORS as exc:
+        print(f"beam-deepdream: error: {exc}", file=sys.stderr)
+        return 2
+    return 0 if summary.failed == 0 or summary.dreamed > 0 else 1

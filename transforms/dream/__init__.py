@@ -1,0 +1,36 @@
+"""DeepDream math, free of Beam: models, objective, octave loop, presets.
+
+    from transforms.dream import Dreamer, DreamParams
+    result = Dreamer.from_name("vgg16").dream(rgb_uint8, DreamParams(iterations=10, step=800))
+
+Names are imported on first use, so that light modules (params, presets) load without
+TensorFlow.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Dreamer": "engine",
+    "DreamResult": "engine",
+    "OctaveRecord": "engine",
+    "DreamParams": "params",
+    "MODELS": "models",
+    "ModelSpec": "models",
+    "WeightsUnavailableError": "models",
+    "get_model_spec": "models",
+    "ImageTooSmallError": "octaves",
+    "octave_shapes": "octaves",
+    "DEFAULT_PRESET": "presets",
+    "PRESETS": "presets",
+    "Preset": "presets",
+    "get_preset": "presets",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

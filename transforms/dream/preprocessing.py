@@ -1,0 +1,42 @@
+"""Pixel conventions of the supported networks: uint8 RGB <-> model input space."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+# ImageNet channel means in BGR order, as Keras' caffe-mode preprocess_input uses.
+_CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a network wants its pixels. `name` is recorded in metadata."""
+
+    name: str
+
+    def preprocess(self, rgb: np.ndarray) -> tf.Tensor:
+        """uint8 HxWx3 RGB -> float32 1xHxWx3 tensor in the network's input space."""
+        x = tf.convert_to_tensor(rgb[np.newaxis], dtype=tf.float32)
+        if self.name == "inception":
+            return x / 127.5 - 1.0
+        if self.name == "caffe":
+            return x[..., ::-1] - tf.constant(_CAFFE_BGR_MEAN)
+        raise ValueError(f"unknown preprocessing {self.name!r}; valid: inception, caffe")
+
+    def deprocess(self, x: tf.Tensor) -> np.ndarray:
+        """1xHxWx3 model-space tensor -> uint8 HxWx3 RGB (clipped, truncated like the seed)."""
+        x = np.asarray(x)[0]
+        if self.name == "inception":
+            x = (x / 2.0 + 0.5) * 255.0
+        elif self.name == "caffe":
+            x = (x + np.asarray(_CAFFE_BGR_MEAN, dtype=np.float32))[..., ::-1]
+        else:
+            raise ValueError(f"unknown preprocessing {self.name!r}; valid: inception, caffe")
+        return np.clip(x, 0, 255).astype(np.uint8)
+
+
+INCEPTION = Preprocessing("inception")
+CAFFE = Preprocessing("caffe")
+PREPROCESSINGS = {p.name: p for p in (INCEPTION, CAFFE)}

@@ -1,0 +1,92 @@
+"""Image bytes <-> uint8 RGB arrays with Pillow. No Beam here.
+
+Colour rule: every mode becomes 8-bit RGB. Transparent pixels are composited over white
+(what viewers show for a transparent PNG), 16-bit and 32-bit integer images are scaled
+down from their full range, float images are read as [0, 1] when they fit there and
+clipped to [0, 255] otherwise. Animated images contribute their first frame.
+"""
+from __future__ import annotations
+
+import io
+from typing import NamedTuple
+
+import numpy as np
+from PIL import Image, ImageOps
+
+DEFAULT_MAX_PIXELS = 40_000_000
+FORMATS = {"png": ("PNG", ".png"), "jpeg": ("JPEG", ".jpg"), "webp": ("WEBP", ".webp")}
+
+
+class ImageRejectedError(ValueError):
+    """The bytes decode, but not to an image this job will dream."""
+
+
+class DecodedImage(NamedTuple):
+    rgb: np.ndarray  # uint8 HxWx3
+    source_format: str  # Pillow's format name, e.g. JPEG
+    source_mode: str  # Pillow's mode before conversion, e.g. RGBA
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if mode.startswith("I"):  # I, I;16, I;16B, ...: integer greyscale wider than 8 bits
+        values = np.asarray(image, dtype=np.float64)
+        full_scale = 65535.0 if mode.startswith("I;16") or values.max() <= 65535 else 2**32 - 1
+        return _grey_to_rgb(values / full_scale * 255.0)
+    if mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        in_unit_range = finite.size and finite.min() >= 0.0 and finite.max() <= 1.0
+        return _grey_to_rgb(np.nan_to_num(values) * (255.0 if in_unit_range else 1.0))
+    return image.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV
+
+
+def _grey_to_rgb(values: np.ndarray) -> Image.Image:
+    grey = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    return Image.fromarray(np.stack([grey] * 3, axis=-1), "RGB")
+
+
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+    """Decode any format Pillow reads; EXIF orientation applied; first frame of animations.
+
+    The pixel count is checked from the header, before any pixel memory is allocated.
+    """
+    if not data:
+        raise ImageRejectedError("file is empty")
+    try:
+        image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise ImageRejectedError(str(exc)) from exc
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageRejectedError(
+            f"image declares {width}x{height} = {width * height} pixels, over max_pixels="
+            f"{max_pixels}"
+        )
+    source_format, source_mode = image.format or "unknown", image.mode
+    image.seek(0)
+    image.load()
+    image = ImageOps.exif_transpose(image)
+    return DecodedImage(np.asarray(_to_rgb(image), dtype=np.uint8), source_format, source_mode)
+
+
+def encode_image(rgb: np.ndarray, image_format: str = "png", quality: int = 95) -> bytes:
+    """uint8 HxWx3 RGB -> PNG, JPEG or WebP bytes."""
+    try:
+        pillow_format, _ = FORMATS[image_format]
+    except KeyError:
+        raise ValueError(f"unknown format {image_format!r}; valid: {', '.join(FORMATS)}") from None
+    buffer = io.BytesIO()
+    options = {} if pillow_format == "PNG" else {"quality": quality}
+    Image.fromarray(rgb, "RGB").save(buffer, pillow_format, **options)
+    return buffer.getvalue()
+
+
+def extension(image_format: str) -> str:
+    return FORMATS[image_format][1]

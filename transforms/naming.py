@@ -1,0 +1,49 @@
+"""Output names derived from input URIs: readable, unique, and always inside the output.
+
+No Beam here. The name is the input's path relative to the fixed (non-glob) prefix of the
+pattern that matched it, with unsafe characters replaced; when sanitising changed the path,
+a short hash of the full URI keeps two inputs from landing on one name.
+"""
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+import unicodedata
+
+_GLOB_CHARS = "*?[{"
+# Keep letters and digits of any script, and a few punctuation marks; everything else -> "_".
+_UNSAFE = re.compile(r"[^\w.\-+=@, ]", re.UNICODE)
+_MAX_COMPONENT = 120
+
+
+def glob_prefix(pattern: str) -> str:
+    """The directory part of a pattern before its first glob character ('' if none)."""
+    cut = min((i for i, ch in enumerate(pattern) if ch in _GLOB_CHARS), default=len(pattern))
+    head = pattern[:cut].replace("\\", "/")
+    return head[: head.rfind("/") + 1]
+
+
+def short_hash(text: str, length: int = 8) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+def _clean_component(component: str) -> str:
+    component = unicodedata.normalize("NFC", component)
+    component = "".join(ch for ch in component if unicodedata.category(ch)[0] != "C")
+    component = _UNSAFE.sub("_", component).strip(" .")
+    return component[:_MAX_COMPONENT]
+
+
+def output_stem(uri: str, prefix: str = "") -> str:
+    """Relative output path without extension, e.g. 'cats/tabby' for '/in/cats/tabby.jpg'.
+
+    The result never starts with '/', never contains '..' or empty components, and never
+    ends up outside the output directory it is joined to.
+    """
+    relative = posixpath.splitext(uri[len(prefix) :] if prefix and uri.startswith(prefix) else uri)[0]
+    without_scheme = re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", "", relative).replace("\\", "/")
+    parts = [_clean_component(part) for part in without_scheme.split("/")]
+    stem = "/".join(part for part in parts if part and part != "..") or "image"
+    # Sanitising can map two inputs to one name; the URI's hash keeps them apart.
+    return stem if stem == relative else f"{stem}-{short_hash(uri)}"

@@ -1,0 +1,43 @@
+"""The elements passed between pipeline steps, and the records the job writes. No Beam here."""
+from __future__ import annotations
+
+import traceback
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from transforms.dream.engine import DreamResult
+
+
+class InputFile(NamedTuple):
+    uri: str
+    stem: str  # output path relative to --output, without extension
+
+
+class ImageBytes(NamedTuple):
+    source: InputFile
+    data: bytes
+
+
+class ImageToDream(NamedTuple):
+    source: InputFile
+    rgb: np.ndarray  # uint8 HxWx3
+    source_format: str
+    source_mode: str
+
+
+class DreamedImage(NamedTuple):
+    decoded: ImageToDream
+    result: DreamResult
+    device: str
+
+
+def error_record(uri: str, step: str, exc: BaseException) -> dict[str, Any]:
+    """One line of errors.jsonl: which input, which step, what went wrong."""
+    return {
+        "uri": uri,
+        "step": step,
+        "error_type": type(exc).__name__,
+        "message": str(exc) or repr(exc),
+        "traceback": "".join(traceback.format_exception_only(type(exc), exc)).strip(),
+    }

@@ -1,0 +1,78 @@
+"""Write each dreamed image atomically, then emit its metadata record."""
+from __future__ import annotations
+
+import uuid
+from typing import Any, Iterable, Mapping
+
+from apache_beam.io.filesystems import FileSystems
+
+from transforms.imaging import encode_image, extension
+from transforms.records import DreamedImage
+from transforms.steps import FallibleStep
+from transforms.weights import is_local
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """No reader ever sees a partial file at `path`.
+
+    Local disk: write a temporary sibling, then rename over the final name. Object stores
+    (gs://, s3://) publish an object only when its upload completes, so the final name is
+    written once, directly.
+    """
+    if not is_local(path):
+        with FileSystems.create(path) as f:
+            f.write(data)
+        return
+    partial = f"{path}.{uuid.uuid4().hex}.tmp"
+    try:
+        with FileSystems.create(partial) as f:
+            f.write(data)
+        FileSystems.rename([partial], [path])
+    except BaseException:
+        if FileSystems.exists(partial):
+            FileSystems.delete([partial])
+        raise
+
+
+def metadata_record(
+    element: DreamedImage, output_uri: str, job: Mapping[str, Any]
+) -> dict[str, Any]:
+    """One line of metadata.jsonl."""
+    decoded, result = element.decoded, element.result
+    height, width = decoded.rgb.shape[:2]
+    return {
+        "input_uri": decoded.source.uri,
+        "output_uri": output_uri,
+        "input_format": decoded.source_format,
+        "input_mode": decoded.source_mode,
+        "width": width,
+        "height": height,
+        **job,
+        "octaves": result.octave_dicts(),
+        "stopped_early": any(octave.stopped_early for octave in result.octaves),
+        "final_loss": result.octaves[-1].losses[-1] if result.octaves[-1].losses else None,
+        "dream_seconds": round(result.seconds, 3),
+        "device": element.device,
+    }
+
+
+class WriteDream(FallibleStep):
+    step, outcome = "write", "written"
+
+    def __init__(
+        self, output_dir: str, image_format: str, quality: int, job: Mapping[str, Any]
+    ) -> None:
+        super().__init__()
+        self._output_dir = output_dir
+        self._format = image_format
+        self._quality = quality
+        self._job = dict(job)
+
+    def uri_of(self, element: DreamedImage) -> str:
+        return element.decoded.source.uri
+
+    def run(self, element: DreamedImage) -> Iterable[dict[str, Any]]:
+        stem = element.decoded.source.stem
+        path = FileSystems.join(self._output_dir, stem + extension(self._format))
+        write_atomically(path, encode_image(element.result.image, self._format, self._quality))
+        yield metadata_record(element, path, self._job)
