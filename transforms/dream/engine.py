@@ -64,9 +64,11 @@ class Dreamer:
         self.min_input_size = min_input_size
         self.grad_norm = grad_norm
         extractor = feature_extractor(model, self.layers)
-        self._ascend = compile_octave_ascent(
-            lambda image: dream_loss(extractor(image), self.layers), grad_norm
-        )
+
+        def loss_fn(image: tf.Tensor) -> tf.Tensor:
+            return dream_loss(extractor(image), self.layers)
+
+        self._ascend = compile_octave_ascent(loss_fn, grad_norm)
 
     @classmethod
     def from_spec(

@@ -1,0 +1,46 @@
+"""Shared fixtures: CPU only, quiet TensorFlow, one model of each kind per session."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# oneDNN picks different kernels for a graph-compiled loop and a per-step function; their
+# rounding differs in the 7th digit and L2-normalised ascent on random weights amplifies it
+# ~100x per step. Eigen's kernels round alike in both, so parity tests compare the math.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+CLASSIC_LAYERS = {"mixed4": 1.0, "mixed5": 1.5, "mixed6": 2.0, "mixed7": 2.5}
+
+
+@pytest.fixture(scope="session")
+def random_inception() -> keras.Model:
+    """InceptionV3 with seeded random weights: the classic architecture, no download."""
+    keras.utils.set_random_seed(1234)
+    return keras.applications.InceptionV3(include_top=False, weights=None)
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> keras.Model:
+    """A three-conv network that builds and runs in milliseconds."""
+    keras.utils.set_random_seed(7)
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu", name="conv3")(x)
+    return keras.Model(inputs, x, name="tiny")
+
+
+@pytest.fixture
+def photo() -> np.ndarray:
+    """A seeded 200x264 RGB test image (gradients plus noise), the smallest size at which
+    every classic layer's feature map is still larger than the 2-pixel crop at octave 0."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:200, 0:264]
+    base = np.stack([xx / 264 * 255, yy / 200 * 255, (xx + yy) / 464 * 255], axis=-1)
+    noisy = base + rng.normal(0, 20, base.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)

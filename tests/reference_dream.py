@@ -1,0 +1,62 @@
+"""A plain re-implementation of DESIGN.md's classic algorithm, for parity tests and the benchmark.
+
+Written independently of the engine, the way the keras.io example reads: a Python loop over
+steps, one gradient step per call, NumPy pre/deprocessing.
+"""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+
+def reference_dream(model, layer_weights, rgb, octaves=3, octave_scale=1.4, iterations=30,
+                    step=20.0, max_loss=15.0):
+    """Returns (uint8 image, [(shape, [loss per step])] per octave)."""
+    extractor = tf.keras.Model(
+        inputs=model.inputs, outputs={n: model.get_layer(n).output for n in layer_weights}
+    )
+
+    def compute_loss(image):
+        features = extractor(image)
+        loss = tf.zeros(())
+        for name, weight in layer_weights.items():
+            activation = features[name]
+            loss += weight * tf.reduce_mean(tf.square(activation[:, 2:-2, 2:-2, :]))
+        return loss
+
+    @tf.function
+    def gradient_ascent_step(image, learning_rate):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            loss = compute_loss(image)
+        grads = tape.gradient(loss, image)
+        grads = tf.math.l2_normalize(grads)
+        return loss, image + learning_rate * grads
+
+    original = rgb[np.newaxis].astype("float32") / 127.5 - 1.0
+    original_shape = original.shape[1:3]
+    shapes = [original_shape]
+    for i in range(1, octaves):
+        shapes.append(tuple(int(dim / (octave_scale**i)) for dim in original_shape))
+    shapes = shapes[::-1]
+    shrunk_original = tf.image.resize(original, shapes[0])
+
+    image = tf.identity(original)
+    trace = []
+    for shape in shapes:
+        image = tf.image.resize(image, shape)
+        losses = []
+        for _ in range(iterations):
+            loss, image = gradient_ascent_step(image, tf.constant(step))
+            losses.append(float(loss))
+            if max_loss is not None and loss > max_loss:
+                break
+        trace.append((tuple(shape), losses))
+        upscaled_shrunk_original = tf.image.resize(shrunk_original, shape)
+        same_size_original = tf.image.resize(original, shape)
+        image += same_size_original - upscaled_shrunk_original
+        shrunk_original = tf.image.resize(original, shape)
+
+    out = image.numpy()[0]
+    out = (out / 2.0 + 0.5) * 255.0
+    return np.clip(out, 0, 255).astype("uint8"), trace

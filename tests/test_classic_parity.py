@@ -1,0 +1,61 @@
+"""The engine's classic preset against an independent plain implementation of DESIGN.md."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.conftest import CLASSIC_LAYERS
+from tests.reference_dream import reference_dream
+from transforms.dream import Dreamer, DreamParams, get_preset
+from transforms.dream.preprocessing import INCEPTION
+
+
+@pytest.fixture(scope="module")
+def classic_dreamer(random_inception):
+    preset = get_preset("classic")
+    assert preset.model == "inception_v3" and dict(preset.layers) == CLASSIC_LAYERS
+    return Dreamer(random_inception, preset.layers, INCEPTION, min_input_size=75)
+
+
+def test_classic_preset_is_the_seed():
+    params = get_preset("classic").params
+    assert (params.octaves, params.octave_scale, params.iterations) == (3, 1.4, 30)
+    assert (params.step, params.max_loss) == (20.0, 15.0)
+
+
+@pytest.mark.parametrize("early_stop", [False, True])
+def test_short_classic_run_matches_reference(classic_dreamer, random_inception, photo, early_stop):
+    classic = get_preset("classic").params
+    max_loss = None
+    if early_stop:
+        # Random weights give losses far below the classic 15: put max_loss between the
+        # first two losses of octave 0, so that octave stops after its second step.
+        _, free_trace = reference_dream(random_inception, CLASSIC_LAYERS, photo, octaves=2,
+                                        iterations=3, step=classic.step, max_loss=None)
+        first, second = free_trace[0][1][:2]
+        max_loss = (first + second) / 2
+    params = DreamParams(octaves=2, octave_scale=classic.octave_scale, iterations=3,
+                         step=classic.step, max_loss=max_loss)
+    result = classic_dreamer.dream(photo, params)
+    expected_image, expected_trace = reference_dream(
+        random_inception, CLASSIC_LAYERS, photo, octaves=2, iterations=3,
+        step=classic.step, max_loss=max_loss,
+    )
+
+    assert [(o.height, o.width) for o in result.octaves] == [s for s, _ in expected_trace]
+    for octave, (_, expected_losses) in zip(result.octaves, expected_trace):
+        np.testing.assert_allclose(octave.losses, expected_losses, rtol=1e-4)
+        assert octave.steps_run == len(expected_losses)
+        assert octave.stopped_early == (len(expected_losses) < 3)
+    assert result.image.shape == photo.shape
+    diff = np.abs(result.image.astype(int) - expected_image.astype(int))
+    assert diff.max() <= 1, f"images differ by up to {diff.max()} levels"
+    if early_stop:
+        assert result.octaves[0].stopped_early and result.octaves[0].steps_run == 2
+
+
+def test_loss_rises_over_the_steps(classic_dreamer, photo):
+    result = classic_dreamer.dream(photo, DreamParams(octaves=2, iterations=4, max_loss=None))
+    for octave in result.octaves:
+        assert all(b > a for a, b in zip(octave.losses, octave.losses[1:])), octave.losses
+    assert not np.array_equal(result.image, photo)

