@@ -61,8 +61,10 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
         raise ImageRejectedError("file is empty")
     try:
         image = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError as exc:
-        raise ImageRejectedError(str(exc)) from exc
+    except Image.DecompressionBombError as exc:  # Pillow's own guard, at 2x its default limit
+        raise ImageRejectedError(f"{exc} (over max_pixels={max_pixels})") from exc
+    except (OSError, SyntaxError, ValueError) as exc:  # Pillow's ways of saying "not an image"
+        raise ImageRejectedError(f"not a decodable image: {exc}") from exc
     width, height = image.size
     if width * height > max_pixels:
         raise ImageRejectedError(
@@ -70,8 +72,11 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
             f"{max_pixels}"
         )
     source_format, source_mode = image.format or "unknown", image.mode
-    image.seek(0)
-    image.load()
+    try:
+        image.seek(0)
+        image.load()
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:  # truncated or corrupt data
+        raise ImageRejectedError(f"{source_format} data is corrupt or truncated: {exc}") from exc
     image = ImageOps.exif_transpose(image)
     return DecodedImage(np.asarray(_to_rgb(image), dtype=np.uint8), source_format, source_mode)
 

@@ -1,0 +1,114 @@
+"""Decoding any colour mode to RGB, EXIF orientation, refusals, and encoding."""
+from __future__ import annotations
+
+import io
+import struct
+import tracemalloc
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from transforms.imaging import ImageRejectedError, decode_image, encode_image
+
+
+def to_bytes(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def test_rgba_is_composited_over_white():
+    rgba = Image.new("RGBA", (4, 3), (255, 0, 0, 0))
+    rgba.putpixel((0, 0), (0, 0, 255, 255))
+    rgb = decode_image(to_bytes(rgba)).rgb
+    assert rgb.shape == (3, 4, 3) and rgb.dtype == np.uint8
+    assert tuple(rgb[0, 0]) == (0, 0, 255)
+    assert tuple(rgb[1, 1]) == (255, 255, 255)
+
+
+def test_sixteen_bit_greyscale_is_scaled_not_clipped():
+    values = np.array([[0, 32768, 65535]], dtype=np.uint16)
+    decoded = decode_image(to_bytes(Image.fromarray(values)))
+    assert decoded.rgb[0, :, 0].tolist() == [0, 128, 255]
+    assert decoded.source_mode.startswith("I")
+
+
+def test_float_images_in_unit_range_are_scaled():
+    values = np.array([[0.0, 0.5, 1.0]], dtype=np.float32)
+    decoded = decode_image(to_bytes(Image.fromarray(values, "F"), "TIFF"))
+    assert decoded.rgb[0, :, 1].tolist() == [0, 128, 255]
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "P", "CMYK", "1", "I", "RGB"])
+def test_every_mode_becomes_rgb(mode):
+    image = Image.new(mode, (5, 6))
+    fmt = "JPEG" if mode == "CMYK" else ("TIFF" if mode == "I" else "PNG")
+    decoded = decode_image(to_bytes(image, fmt))
+    assert decoded.rgb.shape == (6, 5, 3) and decoded.rgb.dtype == np.uint8
+
+
+def test_animated_gif_gives_its_first_frame():
+    frames = [Image.new("P", (4, 4), colour) for colour in (1, 2)]
+    buffer = io.BytesIO()
+    frames[0].putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0] + [0] * 759)
+    frames[1].putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0] + [0] * 759)
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=100)
+    assert tuple(decode_image(buffer.getvalue()).rgb[0, 0]) == (255, 0, 0)
+
+
+def test_exif_orientation_is_applied():
+    image = Image.new("RGB", (6, 2), (0, 0, 0))
+    image.putpixel((0, 0), (255, 255, 255))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    rgb = decode_image(to_bytes(image, "JPEG", exif=exif.tobytes(), quality=100)).rgb
+    assert rgb.shape == (6, 2, 3)
+    assert rgb[0, -1].min() > 200  # the top-left pixel went to the top-right
+
+
+def test_empty_and_non_image_bytes_are_refused():
+    with pytest.raises(ImageRejectedError, match="empty"):
+        decode_image(b"")
+    with pytest.raises(ImageRejectedError, match="not a decodable image"):
+        decode_image(b"this is text, not a JPEG")
+
+
+def test_truncated_data_is_refused():
+    noise = np.random.default_rng(1).integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    data = to_bytes(Image.fromarray(noise), "JPEG")  # mostly scan data: the cut lands there
+    with pytest.raises(ImageRejectedError, match="corrupt or truncated"):
+        decode_image(data[: len(data) // 2])
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims width x height pixels (its data is a few bytes)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("side", [8000, 40000])  # under and over Pillow's own bomb limit
+def test_decompression_bomb_is_refused_from_its_header(side):
+    bomb = png_declaring(side, side)
+    assert len(bomb) < 200
+    tracemalloc.start()
+    try:
+        with pytest.raises(ImageRejectedError, match="max_pixels=40000000"):
+            decode_image(bomb, max_pixels=40_000_000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000  # the pixels (up to 4.8 GB) were never allocated
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg", "webp"])
+def test_encode_round_trips(fmt):
+    rgb = np.random.default_rng(0).integers(0, 256, (7, 9, 3), dtype=np.uint8)
+    back = np.asarray(Image.open(io.BytesIO(encode_image(rgb, fmt, quality=100))))
+    assert back.shape == rgb.shape
+    if fmt == "png":
+        np.testing.assert_array_equal(back, rgb)

@@ -1,0 +1,96 @@
+"""The whole job on the FnApiRunner: tiny images in, dreamed images + metadata + errors out."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline.run import main, run
+
+FAST = ["--runner", "FnApiRunner", "--octaves", "2", "--iterations", "2"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("in")
+    rng = np.random.default_rng(3)
+    Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(root / "noise.jpg")
+    Image.new("RGBA", (64, 64), (0, 200, 0, 128)).save(root / "green.png")
+    (root / "nested").mkdir()
+    Image.new("L", (50, 36), 90).save(root / "nested" / "grey.jpg")
+    (root / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (root / "notes.png").write_text("text with an image's name")
+    return root
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def job(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    summary = run([f"--input={corpus}/**", f"--output={out}", *FAST])
+    return summary, out
+
+
+def test_every_good_image_is_dreamed_at_its_own_size(job, corpus):
+    summary, out = job
+    assert (summary.dreamed, summary.failed, summary.count("matched")) == (3, 2, 5)
+    for name, stem in [("noise.jpg", "noise"), ("green.png", "green"), ("nested/grey.jpg", "nested/grey")]:
+        source, dreamed = Image.open(corpus / name), Image.open(out / f"{stem}.png")
+        dreamed.load()
+        assert dreamed.size == source.size and dreamed.mode == "RGB"
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_each_metadata_record_has_its_loss_traces(job, corpus):
+    _, out = job
+    records = read_jsonl(out / "metadata.jsonl")
+    assert sorted(Path(r["input_uri"]).name for r in records) == ["green.png", "grey.jpg", "noise.jpg"]
+    for record in records:
+        assert Path(record["output_uri"]).is_file()
+        assert record["model"] == "vgg16" and record["params"]["iterations"] == 2
+        assert record["device"] == "CPU" and record["dream_seconds"] > 0
+        assert 1 <= len(record["octaves"]) <= 2
+        for octave in record["octaves"]:
+            assert len(octave["losses"]) == octave["steps_run"] == 2
+            assert all(np.isfinite(octave["losses"]))
+        assert record["octaves"][-1]["height"] == record["height"]
+
+
+def test_bad_inputs_become_error_records(job, corpus):
+    _, out = job
+    errors = read_jsonl(out / "errors.jsonl")
+    assert sorted(Path(e["uri"]).name for e in errors) == ["corrupt.jpg", "notes.png"]
+    for error in errors:
+        assert error["step"] == "decode"
+        assert error["error_type"] == "ImageRejectedError"
+        assert "not a decodable image" in error["message"] or "corrupt or truncated" in error["message"]
+
+
+def test_model_is_loaded_once(job):
+    summary, _ = job
+    assert summary.count("models_loaded") == 1
+
+
+def test_a_pattern_that_matches_nothing_stops_the_job(tmp_path, capsys):
+    code = main([f"--input={tmp_path}/nothing*.jpg", f"--output={tmp_path}/out", *FAST])
+    assert code == 2
+    assert "matches no file" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_invalid_options_fail_before_reading(tmp_path, capsys):
+    assert main([f"--input={tmp_path}/*.jpg", f"--output={tmp_path}", "--max_loss", "lots"]) == 2
+    assert "--max_loss" in capsys.readouterr().err
+
+
+def test_help_lists_dream_and_beam_options(capsys):
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    for flag in ("--input", "--preset", "--max_loss", "--runner", "--temp_location"):
+        assert flag in text
