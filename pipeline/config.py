@@ -26,35 +26,52 @@ def parse_max_loss(text: str) -> float | None:
 @dataclass(frozen=True)
 class JobConfig:
     inputs: tuple[str, ...]
+    input_lists: tuple[str, ...]
     output: str
     preset: Preset  # with the command line's overrides applied
     weights: str | None
     image_format: str
     quality: int
     max_pixels: int
+    max_size: int | None
+    max_bytes: int
+    http_timeout: float
+    skip_existing: bool
+    max_failure_ratio: float | None
 
     @classmethod
     def from_options(cls, options: DreamOptions) -> "JobConfig":
-        if not options.input:
-            raise ConfigError("--input is required: a file pattern of images to dream")
+        if not options.input and not options.input_list:
+            raise ConfigError("--input PATTERN or --input_list FILE is required")
         if not options.output:
             raise ConfigError("--output is required: a directory for the results")
         if not 1 <= options.quality <= 100:
             raise ConfigError(f"--quality must be 1-100, got {options.quality}")
-        if options.max_pixels < 1:
-            raise ConfigError(f"--max_pixels must be >= 1, got {options.max_pixels}")
+        for name in ("max_pixels", "max_size", "max_bytes", "http_timeout"):
+            value = getattr(options, name)
+            if value is not None and value <= 0:
+                raise ConfigError(f"--{name} must be > 0, got {value}")
+        ratio = options.max_failure_ratio
+        if ratio is not None and not 0 <= ratio <= 1:
+            raise ConfigError(f"--max_failure_ratio must be within [0, 1], got {ratio}")
         try:
             preset = _apply_overrides(get_preset(options.preset), options)
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
         return cls(
-            inputs=tuple(options.input),
+            inputs=tuple(options.input or ()),
+            input_lists=tuple(options.input_list or ()),
             output=options.output,
             preset=preset,
             weights=options.weights,
             image_format=options.format,
             quality=options.quality,
             max_pixels=options.max_pixels,
+            max_size=options.max_size,
+            max_bytes=options.max_bytes,
+            http_timeout=options.http_timeout,
+            skip_existing=options.skip_existing,
+            max_failure_ratio=ratio,
         )
 
     def job_metadata(self) -> dict[str, Any]:
@@ -67,6 +84,8 @@ class JobConfig:
             "params": dataclasses.asdict(self.preset.params),
             "grad_norm": "l2",
             "format": self.image_format,
+            "quality": self.quality,
+            "max_size": self.max_size,
         }
 
 

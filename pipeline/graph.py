@@ -9,7 +9,8 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.config import JobConfig
 from transforms.decode import DecodeImage
 from transforms.dreaming import DreamImage
-from transforms.read import MatchPattern, ReadBytes
+from transforms.read import FindInputs, ReadBytes
+from transforms.resume import DONE, SkipFinished, settings_key
 from transforms.steps import ERRORS
 from transforms.write import WriteDream
 
@@ -27,26 +28,38 @@ def _write_jsonl(records: beam.PCollection, path: str, label: str) -> None:
 
 
 def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
-    """inputs -> read -> decode -> dream -> write image + metadata; failures -> errors."""
-    inputs = (
-        pipeline
-        | "InputPatterns" >> beam.Create(list(config.inputs))
-        | "MatchInputs" >> beam.ParDo(MatchPattern())
-        # Break fusion so that reading and dreaming spread over all workers.
-        | "Reshuffle" >> beam.Reshuffle()
-    )
-    read = inputs | "ReadBytes" >> beam.ParDo(ReadBytes()).with_outputs(ERRORS, main="ok")
-    decoded = read.ok | "Decode" >> beam.ParDo(DecodeImage(config.max_pixels)).with_outputs(
-        ERRORS, main="ok"
-    )
+    """inputs -> read -> decode -> dream -> write image + record; failures -> errors.
+
+    Every input ends as exactly one line of metadata.jsonl (dreamed now or by an earlier
+    run with the same settings) or of errors.jsonl.
+    """
+    job = config.job_metadata()
+    key = settings_key(job)
+    inputs = pipeline | "FindInputs" >> FindInputs(config.inputs, config.input_lists)
+    finished_earlier = []
+    if config.skip_existing:
+        checked = inputs | "SkipFinished" >> beam.ParDo(
+            SkipFinished(config.output, key)
+        ).with_outputs(DONE, main="todo")
+        inputs, finished_earlier = checked.todo, [checked[DONE]]
+
+    # Break fusion so that reading and dreaming spread over all workers.
+    todo = inputs | "Reshuffle" >> beam.Reshuffle()
+    read = todo | "ReadBytes" >> beam.ParDo(
+        ReadBytes(config.max_bytes, config.http_timeout)
+    ).with_outputs(ERRORS, main="ok")
+    decoded = read.ok | "Decode" >> beam.ParDo(
+        DecodeImage(config.max_pixels, config.max_size)
+    ).with_outputs(ERRORS, main="ok")
     dreamed = decoded.ok | "Dream" >> beam.ParDo(
         DreamImage(config.preset, config.weights)
     ).with_outputs(ERRORS, main="ok")
     written = dreamed.ok | "WriteImage" >> beam.ParDo(
-        WriteDream(config.output, config.image_format, config.quality, config.job_metadata())
+        WriteDream(config.output, config.image_format, config.quality, job, key)
     ).with_outputs(ERRORS, main="ok")
 
-    _write_jsonl(written.ok, FileSystems.join(config.output, METADATA_FILE), "Metadata")
+    records = [written.ok, *finished_earlier] | "AllRecords" >> beam.Flatten()
+    _write_jsonl(records, FileSystems.join(config.output, METADATA_FILE), "Metadata")
     errors = (read[ERRORS], decoded[ERRORS], dreamed[ERRORS], written[ERRORS]) | (
         "CollectErrors" >> beam.Flatten()
     )

@@ -6,6 +6,7 @@ import argparse
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 
 from transforms.dream.presets import DEFAULT_PRESET, PRESETS
+from transforms.fetch import DEFAULT_HTTP_TIMEOUT_S, DEFAULT_MAX_BYTES
 from transforms.imaging import DEFAULT_MAX_PIXELS, FORMATS
 
 
@@ -15,6 +16,11 @@ class DreamOptions(PipelineOptions):
         parser.add_argument(
             "--input", action="append", default=None,
             help="File pattern of images to dream (local, gs://, s3://, ...); repeatable.",
+        )
+        parser.add_argument(
+            "--input_list", action="append", default=None,
+            help="Manifest: one URI per line (local, any Beam filesystem, or http(s) URL); "
+            "blank lines and '#' comments are ignored; repeatable.",
         )
         parser.add_argument(
             "--output", default=None,
@@ -48,6 +54,31 @@ class DreamOptions(PipelineOptions):
         parser.add_argument(
             "--max_pixels", type=int, default=DEFAULT_MAX_PIXELS,
             help="Reject images declaring more pixels than this, before decoding them.",
+        )
+        parser.add_argument(
+            "--max_size", type=int, default=None,
+            help="Downscale images whose longer side exceeds this many pixels before dreaming.",
+        )
+        parser.add_argument(
+            "--max_bytes", type=int, default=DEFAULT_MAX_BYTES,
+            help="Reject inputs larger than this many bytes (read stops there).",
+        )
+        parser.add_argument(
+            "--http_timeout", type=float, default=DEFAULT_HTTP_TIMEOUT_S,
+            help="Seconds to wait on an http(s) input's connection and each read.",
+        )
+        parser.add_argument(
+            "--skip_existing", dest="skip_existing", action="store_true", default=True,
+            help="Skip inputs a previous run finished with the same settings (default).",
+        )
+        parser.add_argument(
+            "--no_skip_existing", dest="skip_existing", action="store_false",
+            help="Dream every input again, overwriting earlier outputs.",
+        )
+        parser.add_argument(
+            "--max_failure_ratio", type=float, default=None,
+            help="Exit non-zero when more than this fraction of inputs failed (default: only "
+            "when all failed).",
         )
 
 

@@ -9,11 +9,14 @@ from apache_beam.runners.runner import PipelineResult
 
 from transforms.steps import METRICS_NAMESPACE
 
+STEPS = ("read", "decode", "dream", "write")
+
 
 @dataclass(frozen=True)
 class JobSummary:
     counters: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    max_failure_ratio: float | None = None  # None: fail only when every input failed
 
     def count(self, name: str) -> int:
         return self.counters.get(name, 0)
@@ -23,13 +26,30 @@ class JobSummary:
         return self.count("written")  # an image counts once its file and record exist
 
     @property
+    def skipped(self) -> int:
+        return self.count("skipped")
+
+    @property
     def failed(self) -> int:
         return self.count("failed")
 
+    @property
+    def inputs(self) -> int:
+        return self.count("inputs")
+
+    def failed_too_often(self) -> bool:
+        if self.max_failure_ratio is None:
+            return self.failed > 0 and self.dreamed + self.skipped == 0
+        return self.inputs > 0 and self.failed / self.inputs > self.max_failure_ratio
+
     def line(self) -> str:
+        by_step = ", ".join(
+            f"{step} {self.count(f'failed_{step}')}" for step in STEPS if self.count(f"failed_{step}")
+        )
         return (
-            f"beam-deepdream: {self.dreamed} dreamed, {self.failed} failed "
-            f"(of {self.count('matched')} matched) in {self.seconds:.1f} s"
+            f"beam-deepdream: {self.dreamed} dreamed, {self.skipped} already done, "
+            f"{self.failed} failed{f' ({by_step})' if by_step else ''} "
+            f"of {self.inputs} inputs in {self.seconds:.1f} s"
         )
 
 

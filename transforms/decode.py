@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from transforms.imaging import decode_image
+from transforms.imaging import decode_image, fit_within
 from transforms.records import ImageBytes, ImageToDream
 from transforms.steps import FallibleStep
 
@@ -11,13 +11,18 @@ from transforms.steps import FallibleStep
 class DecodeImage(FallibleStep):
     step, outcome = "decode", "decoded"
 
-    def __init__(self, max_pixels: int) -> None:
+    def __init__(self, max_pixels: int, max_size: int | None) -> None:
         super().__init__()
         self._max_pixels = max_pixels
+        self._max_size = max_size
 
     def uri_of(self, element: ImageBytes) -> str:
         return element.source.uri
 
     def run(self, element: ImageBytes) -> Iterable[ImageToDream]:
         decoded = decode_image(element.data, self._max_pixels)
-        yield ImageToDream(element.source, decoded.rgb, decoded.source_format, decoded.source_mode)
+        height, width = decoded.rgb.shape[:2]
+        yield ImageToDream(
+            element.source, fit_within(decoded.rgb, self._max_size), decoded.source_format,
+            decoded.source_mode, width, height,
+        )

@@ -81,6 +81,16 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
     return DecodedImage(np.asarray(_to_rgb(image), dtype=np.uint8), source_format, source_mode)
 
 
+def fit_within(rgb: np.ndarray, max_size: int | None) -> np.ndarray:
+    """Downscale (Lanczos) so the longer side is at most max_size; smaller images unchanged."""
+    height, width = rgb.shape[:2]
+    if max_size is None or max(height, width) <= max_size:
+        return rgb
+    scale = max_size / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))
+
+
 def encode_image(rgb: np.ndarray, image_format: str = "png", quality: int = 95) -> bytes:
     """uint8 HxWx3 RGB -> PNG, JPEG or WebP bytes."""
     try:

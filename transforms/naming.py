@@ -47,3 +47,23 @@ def output_stem(uri: str, prefix: str = "") -> str:
     stem = "/".join(part for part in parts if part and part != "..") or "image"
     # Sanitising can map two inputs to one name; the URI's hash keeps them apart.
     return stem if stem == relative else f"{stem}-{short_hash(uri)}"
+
+
+def listed_stem(uri: str) -> str:
+    """Name for an input listed by URI (manifest line, URL): readable basename + URI hash.
+
+    Listed inputs share no pattern prefix, so their paths are not kept; the hash keeps
+    same-named files from different places apart.
+    """
+    path = re.sub(r"[?#].*$", "", uri).rstrip("/")
+    base = _clean_component(posixpath.splitext(posixpath.basename(path.replace("\\", "/")))[0])
+    return f"{base or 'image'}-{short_hash(uri)}"
+
+
+def disambiguate(stem: str, uris: list[str]) -> list[tuple[str, str]]:
+    """(uri, stem) for inputs that claimed one output name: alone it keeps it, else each
+    gets its URI's hash appended. The same URI twice is one input."""
+    unique = sorted(set(uris))
+    if len(unique) == 1:
+        return [(unique[0], stem)]
+    return [(uri, f"{stem}-{short_hash(uri)}") for uri in unique]

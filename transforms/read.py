@@ -1,49 +1,110 @@
-"""Find the inputs and read their bytes through Beam's FileSystems (local, gs://, s3://, ...)."""
+"""Find the inputs (patterns and manifests), name their outputs, and read their bytes."""
 from __future__ import annotations
 
 from typing import Iterable, Sequence
 
 import apache_beam as beam
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from transforms.naming import glob_prefix, output_stem
+from transforms.fetch import read_bytes
+from transforms.naming import disambiguate, glob_prefix, listed_stem, output_stem
 from transforms.records import ImageBytes, InputFile
 from transforms.steps import METRICS_NAMESPACE, FallibleStep
 
 
 class NoInputsError(ValueError):
-    """A pattern matched no file."""
+    """A pattern matched no file, or a manifest does not exist."""
 
 
-def check_patterns_match(patterns: Sequence[str]) -> None:
-    """Fail before the job starts if any pattern matches nothing (a typo, not an empty run)."""
+def check_inputs_exist(patterns: Sequence[str], manifests: Sequence[str]) -> None:
+    """Fail before the job starts on a pattern that matches nothing (a typo, not an empty run)."""
+    if not patterns and not manifests:
+        raise NoInputsError("give --input PATTERN and/or --input_list FILE")
     for pattern, result in zip(patterns, FileSystems.match(list(patterns))):
         if not result.metadata_list:
             raise NoInputsError(f"--input {pattern!r} matches no file")
+    for manifest in manifests:
+        if not FileSystems.exists(manifest):
+            raise NoInputsError(f"--input_list {manifest!r} does not exist")
 
 
 class MatchPattern(beam.DoFn):
-    """pattern -> one InputFile per matched file, named relative to the pattern's prefix."""
+    """pattern -> (name, uri) per matched file, named relative to the pattern's prefix."""
 
     def __init__(self) -> None:
         self._matched = Metrics.counter(METRICS_NAMESPACE, "matched")
 
-    def process(self, pattern: str) -> Iterable[InputFile]:
+    def process(self, pattern: str) -> Iterable[tuple[str, str]]:
         prefix = glob_prefix(pattern)
         for metadata in FileSystems.match([pattern])[0].metadata_list:
             self._matched.inc()
-            yield InputFile(metadata.path, output_stem(metadata.path, prefix))
+            yield output_stem(metadata.path, prefix), metadata.path
+
+
+def parse_manifest_line(line: str) -> list[tuple[str, str]]:
+    """'uri' -> [(name, uri)]; blank lines and '#' comments -> []."""
+    uri = line.strip()
+    if not uri or uri.startswith("#"):
+        return []
+    return [(listed_stem(uri), uri)]
+
+
+class FindInputs(beam.PTransform):
+    """Patterns and manifests -> one InputFile per distinct input, each with its own name."""
+
+    def __init__(self, patterns: Sequence[str], manifests: Sequence[str]) -> None:
+        super().__init__()
+        self._patterns = list(patterns)
+        self._manifests = list(manifests)
+
+    def expand(self, pipeline: beam.pvalue.PBegin) -> beam.PCollection[InputFile]:
+        named = []
+        if self._patterns:
+            named.append(
+                pipeline
+                | "InputPatterns" >> beam.Create(self._patterns)
+                | "MatchPatterns" >> beam.ParDo(MatchPattern())
+            )
+        for i, manifest in enumerate(self._manifests):
+            named.append(
+                pipeline
+                | f"ReadManifest{i}" >> beam.io.ReadFromText(manifest)
+                | f"ParseManifest{i}" >> beam.FlatMap(parse_manifest_line)
+            )
+        return (
+            named
+            | "AllInputs" >> beam.Flatten()
+            # Group by output name: the same file listed twice is one input, and distinct
+            # inputs that claim one name (x.jpg under two patterns) each get a distinct one.
+            | "GroupByName" >> beam.GroupByKey()
+            | "NameOutputs" >> beam.ParDo(NameOutputs())
+        )
+
+
+class NameOutputs(beam.DoFn):
+    """(name, [uri, ...]) -> one InputFile per distinct uri, with a name of its own."""
+
+    def __init__(self) -> None:
+        self._inputs = Metrics.counter(METRICS_NAMESPACE, "inputs")
+
+    def process(self, element: tuple[str, Iterable[str]]) -> Iterable[InputFile]:
+        stem, uris = element
+        for uri, unique_stem in disambiguate(stem, list(uris)):
+            self._inputs.inc()
+            yield InputFile(uri, unique_stem)
 
 
 class ReadBytes(FallibleStep):
     step, outcome = "read", "read"
 
+    def __init__(self, max_bytes: int, timeout_s: float) -> None:
+        super().__init__()
+        self._max_bytes = max_bytes
+        self._timeout_s = timeout_s
+
     def uri_of(self, element: InputFile) -> str:
         return element.uri
 
     def run(self, element: InputFile) -> Iterable[ImageBytes]:
-        # UNCOMPRESSED: a file named *.gz is an input to decode, not to inflate.
-        with FileSystems.open(element.uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-            yield ImageBytes(element, f.read())
+        yield ImageBytes(element, read_bytes(element.uri, self._max_bytes, self._timeout_s))

@@ -21,9 +21,11 @@ class ImageBytes(NamedTuple):
 
 class ImageToDream(NamedTuple):
     source: InputFile
-    rgb: np.ndarray  # uint8 HxWx3
+    rgb: np.ndarray  # uint8 HxWx3, as it will be dreamed (after any --max_size downscale)
     source_format: str
     source_mode: str
+    source_width: int
+    source_height: int
 
 
 class DreamedImage(NamedTuple):

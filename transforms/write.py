@@ -1,6 +1,7 @@
 """Write each dreamed image atomically, then emit its metadata record."""
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any, Iterable, Mapping
 
@@ -8,6 +9,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from transforms.imaging import encode_image, extension
 from transforms.records import DreamedImage
+from transforms.resume import record_path
 from transforms.steps import FallibleStep
 from transforms.weights import is_local
 
@@ -35,7 +37,7 @@ def write_atomically(path: str, data: bytes) -> None:
 
 
 def metadata_record(
-    element: DreamedImage, output_uri: str, job: Mapping[str, Any]
+    element: DreamedImage, output_uri: str, job: Mapping[str, Any], settings_key: str
 ) -> dict[str, Any]:
     """One line of metadata.jsonl."""
     decoded, result = element.decoded, element.result
@@ -45,9 +47,12 @@ def metadata_record(
         "output_uri": output_uri,
         "input_format": decoded.source_format,
         "input_mode": decoded.source_mode,
-        "width": width,
+        "input_width": decoded.source_width,
+        "input_height": decoded.source_height,
+        "width": width,  # as dreamed and written (smaller than the input after --max_size)
         "height": height,
         **job,
+        "settings_key": settings_key,
         "octaves": result.octave_dicts(),
         "stopped_early": any(octave.stopped_early for octave in result.octaves),
         "final_loss": result.octaves[-1].losses[-1] if result.octaves[-1].losses else None,
@@ -60,13 +65,15 @@ class WriteDream(FallibleStep):
     step, outcome = "write", "written"
 
     def __init__(
-        self, output_dir: str, image_format: str, quality: int, job: Mapping[str, Any]
+        self, output_dir: str, image_format: str, quality: int, job: Mapping[str, Any],
+        settings_key: str,
     ) -> None:
         super().__init__()
         self._output_dir = output_dir
         self._format = image_format
         self._quality = quality
         self._job = dict(job)
+        self._settings_key = settings_key
 
     def uri_of(self, element: DreamedImage) -> str:
         return element.decoded.source.uri
@@ -75,4 +82,7 @@ class WriteDream(FallibleStep):
         stem = element.decoded.source.stem
         path = FileSystems.join(self._output_dir, stem + extension(self._format))
         write_atomically(path, encode_image(element.result.image, self._format, self._quality))
-        yield metadata_record(element, path, self._job)
+        record = metadata_record(element, path, self._job, self._settings_key)
+        # The record goes last: its presence tells a rerun that this input is finished.
+        write_atomically(record_path(self._output_dir, stem), json.dumps(record).encode("utf-8"))
+        yield record

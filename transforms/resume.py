@@ -1,0 +1,62 @@
+"""Resumable jobs: one record file per finished image, checked before any work is redone.
+
+A finished input leaves `<output>/.deepdream/records/<name>.json`, written after its image.
+A rerun with the same settings finds it, checks the image is there too, and reuses the
+record instead of dreaming again; an input the killed run did not finish is simply redone.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Iterable, Mapping
+
+import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+from transforms.records import InputFile
+from transforms.steps import METRICS_NAMESPACE
+
+RECORDS_DIR = ".deepdream/records"
+DONE = "done"  # output tag of inputs finished by an earlier run
+
+
+def settings_key(job: Mapping[str, Any]) -> str:
+    """A short fingerprint of the settings that shape an output image."""
+    return hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def record_path(output_dir: str, stem: str) -> str:
+    return FileSystems.join(output_dir, RECORDS_DIR, f"{stem}.json")
+
+
+def read_record(path: str) -> dict[str, Any] | None:
+    """The record at `path`, or None if there is none (or it is unreadable)."""
+    try:
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            return json.loads(f.read().decode("utf-8"))
+    except Exception:  # missing or damaged: the input is simply redone
+        return None
+
+
+class SkipFinished(beam.DoFn):
+    """Routes inputs finished earlier with the same settings to DONE (as their record)."""
+
+    def __init__(self, output_dir: str, key: str) -> None:
+        self._output_dir = output_dir
+        self._key = key
+        self._skipped = Metrics.counter(METRICS_NAMESPACE, "skipped")
+
+    def process(self, element: InputFile) -> Iterable[Any]:
+        record = read_record(record_path(self._output_dir, element.stem))
+        if (
+            record is not None
+            and record.get("settings_key") == self._key
+            and record.get("input_uri") == element.uri
+            and FileSystems.exists(record.get("output_uri", ""))
+        ):
+            self._skipped.inc()
+            yield beam.pvalue.TaggedOutput(DONE, record)
+        else:
+            yield element
