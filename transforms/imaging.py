@@ -63,6 +63,8 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
         image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:  # Pillow's own guard, at 2x its default limit
         raise ImageRejectedError(f"{exc} (over max_pixels={max_pixels})") from exc
+    except Image.UnidentifiedImageError as exc:
+        raise ImageRejectedError("not a decodable image: no format Pillow reads matches") from exc
     except (OSError, SyntaxError, ValueError) as exc:  # Pillow's ways of saying "not an image"
         raise ImageRejectedError(f"not a decodable image: {exc}") from exc
     width, height = image.size

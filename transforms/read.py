@@ -30,7 +30,7 @@ def check_inputs_exist(patterns: Sequence[str], manifests: Sequence[str]) -> Non
 
 
 class MatchPattern(beam.DoFn):
-    """pattern -> (name, uri) per matched file, named relative to the pattern's prefix."""
+    """pattern -> (uri, name) per matched file, named relative to the pattern's prefix."""
 
     def __init__(self) -> None:
         self._matched = Metrics.counter(METRICS_NAMESPACE, "matched")
@@ -39,15 +39,15 @@ class MatchPattern(beam.DoFn):
         prefix = glob_prefix(pattern)
         for metadata in FileSystems.match([pattern])[0].metadata_list:
             self._matched.inc()
-            yield output_stem(metadata.path, prefix), metadata.path
+            yield metadata.path, output_stem(metadata.path, prefix)
 
 
 def parse_manifest_line(line: str) -> list[tuple[str, str]]:
-    """'uri' -> [(name, uri)]; blank lines and '#' comments -> []."""
+    """'uri' -> [(uri, name)]; blank lines and '#' comments -> []."""
     uri = line.strip()
     if not uri or uri.startswith("#"):
         return []
-    return [(listed_stem(uri), uri)]
+    return [(uri, listed_stem(uri))]
 
 
 class FindInputs(beam.PTransform):
@@ -75,8 +75,10 @@ class FindInputs(beam.PTransform):
         return (
             named
             | "AllInputs" >> beam.Flatten()
-            # Group by output name: the same file listed twice is one input, and distinct
-            # inputs that claim one name (x.jpg under two patterns) each get a distinct one.
+            # The same file matched or listed twice is one input, under one name.
+            | "GroupByUri" >> beam.GroupByKey()
+            | "OneNamePerUri" >> beam.MapTuple(lambda uri, stems: (min(stems), uri))
+            # Distinct inputs that claim one name (x.jpg under two patterns) get distinct ones.
             | "GroupByName" >> beam.GroupByKey()
             | "NameOutputs" >> beam.ParDo(NameOutputs())
         )
