@@ -38,6 +38,8 @@ class JobConfig:
     http_timeout: float
     skip_existing: bool
     max_failure_ratio: float | None
+    require_gpu: bool = False
+    dream_accelerator: str | None = None
 
     @classmethod
     def from_options(cls, options: DreamOptions) -> "JobConfig":
@@ -72,6 +74,8 @@ class JobConfig:
             http_timeout=options.http_timeout,
             skip_existing=options.skip_existing,
             max_failure_ratio=ratio,
+            require_gpu=options.require_gpu,
+            dream_accelerator=options.dream_accelerator,
         )
 
     def job_metadata(self) -> dict[str, Any]:

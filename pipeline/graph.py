@@ -51,9 +51,10 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
     decoded = read.ok | "Decode" >> beam.ParDo(
         DecodeImage(config.max_pixels, config.max_size)
     ).with_outputs(ERRORS, main="ok")
-    dreamed = decoded.ok | "Dream" >> beam.ParDo(
-        DreamImage(config.preset, config.weights)
-    ).with_outputs(ERRORS, main="ok")
+    dream = beam.ParDo(DreamImage(config.preset, config.weights, config.require_gpu))
+    if config.dream_accelerator:
+        dream = dream.with_resource_hints(accelerator=config.dream_accelerator)
+    dreamed = decoded.ok | "Dream" >> dream.with_outputs(ERRORS, main="ok")
     written = dreamed.ok | "WriteImage" >> beam.ParDo(
         WriteDream(config.output, config.image_format, config.quality, job, key)
     ).with_outputs(ERRORS, main="ok")

@@ -76,6 +76,17 @@ class DreamOptions(PipelineOptions):
             help="Dream every input again, overwriting earlier outputs.",
         )
         parser.add_argument(
+            "--require_gpu", action="store_true", default=False,
+            help="Stop at worker start when TensorFlow sees no GPU (a misconfigured GPU job "
+            "would otherwise dream slowly on CPUs).",
+        )
+        parser.add_argument(
+            "--dream_accelerator", default=None,
+            help="Resource hint for the Dream step only, e.g. "
+            "'type:nvidia-l4;count:1;install-nvidia-driver', so other steps may run on "
+            "CPU workers (Dataflow right fitting).",
+        )
+        parser.add_argument(
             "--max_failure_ratio", type=float, default=None,
             help="Exit non-zero when more than this fraction of inputs failed (default: only "
             "when all failed).",

@@ -7,7 +7,7 @@ import time
 from typing import Sequence
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions, TestOptions
 
 from pipeline.config import ConfigError, JobConfig
 from pipeline.graph import build_pipeline
@@ -43,11 +43,13 @@ def run(
     """Build and run the job; returns its summary. `test_pipeline` replaces the pipeline."""
     pipeline_options = PipelineOptions(argv)
     config = JobConfig.from_options(pipeline_options.view_as(DreamOptions))
-    check_inputs_exist(config.inputs, config.input_lists)
-    check_weights_available(config)
-    removed = remove_stale_temporaries(config.output)
-    if removed:
-        logging.warning("removed %d temporary files left by an interrupted run", removed)
+    # A dry run (--dry_run) only builds the job: it may not touch the inputs or outputs.
+    if not pipeline_options.view_as(TestOptions).dry_run:
+        check_inputs_exist(config.inputs, config.input_lists)
+        check_weights_available(config)
+        removed = remove_stale_temporaries(config.output)
+        if removed:
+            logging.warning("removed %d temporary files left by an interrupted run", removed)
     # The package is installed on workers (--setup_file), so __main__ need not be pickled.
     pipeline_options.view_as(SetupOptions).save_main_session = save_main_session
 

@@ -56,7 +56,10 @@ class JobSummary:
 def read_counters(result: PipelineResult) -> dict[str, int]:
     """Counters of this job summed over steps (several steps bump 'failed')."""
     totals: Counter[str] = Counter()
-    query = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+    try:
+        query = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+    except NotImplementedError:  # e.g. a Dataflow dry run: no job ran, nothing counted
+        return {}
     for counter in query["counters"]:
         value = counter.committed if counter.committed is not None else counter.attempted
         totals[counter.key.metric.name] += value or 0

@@ -54,7 +54,7 @@ def test_each_metadata_record_has_its_loss_traces(job, corpus):
     for record in records:
         assert Path(record["output_uri"]).is_file()
         assert record["model"] == "vgg16" and record["params"]["iterations"] == 2
-        assert record["device"] == "CPU" and record["dream_seconds"] > 0
+        assert record["device"] == "CPU:0" and record["dream_seconds"] > 0
         assert 1 <= len(record["octaves"]) <= 2
         for octave in record["octaves"]:
             assert len(octave["losses"]) == octave["steps_run"] == 2

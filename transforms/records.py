@@ -31,7 +31,8 @@ class ImageToDream(NamedTuple):
 class DreamedImage(NamedTuple):
     decoded: ImageToDream
     result: DreamResult
-    device: str
+    device: str  # where the ascent ran, e.g. "GPU:0 (NVIDIA L4)" or "CPU:0"
+    worker: str  # host:pid of the worker process that dreamed it
 
 
 def error_record(uri: str, step: str, exc: BaseException) -> dict[str, Any]:

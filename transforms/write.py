@@ -58,6 +58,7 @@ def metadata_record(
         "final_loss": result.octaves[-1].losses[-1] if result.octaves[-1].losses else None,
         "dream_seconds": round(result.seconds, 3),
         "device": element.device,
+        "worker": element.worker,
     }
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 import tensorflow as tf
 
 
+class NoGpuError(RuntimeError):
+    """--require_gpu was given and TensorFlow sees no GPU on this worker."""
+
+
 def enable_gpu_memory_growth() -> None:
     """Allocate GPU memory as needed instead of all of it (call before the first TF op)."""
     for gpu in tf.config.list_physical_devices("GPU"):
@@ -13,10 +17,28 @@ def enable_gpu_memory_growth() -> None:
             pass
 
 
-def describe_device() -> str:
-    """'GPU:0 (NVIDIA L4)' where TensorFlow sees a GPU, else 'CPU'."""
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
-        return "CPU"
-    name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "unknown")
-    return f"GPU:0 ({name})"
+def gpu_names() -> list[str]:
+    """Model names of the GPUs TensorFlow sees, e.g. ['NVIDIA L4']; [] on a CPU-only worker."""
+    return [
+        tf.config.experimental.get_device_details(gpu).get("device_name", "unknown GPU")
+        for gpu in tf.config.list_physical_devices("GPU")
+    ]
+
+
+def require_gpu() -> None:
+    if not gpu_names():
+        raise NoGpuError(
+            "--require_gpu: TensorFlow sees no GPU on this worker. Check the container has "
+            "tensorflow[and-cuda] and the job asks for an accelerator with "
+            "install-nvidia-driver (see the README's Dataflow section)."
+        )
+
+
+def describe_device(device: str) -> str:
+    """'GPU:0' -> 'GPU:0 (NVIDIA L4)'; CPU devices unchanged."""
+    if device.startswith("GPU:"):
+        names = gpu_names()
+        index = int(device.split(":")[1])
+        if index < len(names):
+            return f"{device} ({names[index]})"
+    return device

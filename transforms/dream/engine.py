@@ -37,6 +37,7 @@ class DreamResult:
     image: np.ndarray  # uint8 HxWx3 RGB, the input's size
     octaves: list[OctaveRecord] = field(default_factory=list)
     seconds: float = 0.0
+    device: str = ""  # where the ascent actually ran, e.g. "GPU:0" or "CPU:0"
 
     def octave_dicts(self) -> list[dict]:
         return [asdict(octave) for octave in self.octaves]
@@ -125,5 +126,6 @@ class Dreamer:
                     effective_step=params.step / math.sqrt(shape[0] * shape[1] * 3),
                 )
             )
+        device = image.device.rsplit("device:", 1)[-1]  # ".../device:GPU:0" -> "GPU:0"
         dreamed = self.preprocessing.deprocess(image)
-        return DreamResult(dreamed, records, time.perf_counter() - started)
+        return DreamResult(dreamed, records, time.perf_counter() - started, device)

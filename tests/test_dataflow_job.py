@@ -1,0 +1,70 @@
+"""The real Dataflow job, built offline with --dry_run: no credentials, no network."""
+from __future__ import annotations
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline.run import run
+
+apiclient = pytest.importorskip("apache_beam.runners.dataflow.internal.apiclient")
+
+IMAGE = "us-docker.pkg.dev/my-project/deepdream/worker:0.1"
+L4 = "type:nvidia-l4;count:1;install-nvidia-driver"
+DATAFLOW = [
+    "--runner=DataflowRunner", "--dry_run=True", "--no_auth", "--project=my-project",
+    "--region=us-central1", "--temp_location=gs://my-bucket/tmp", "--sdk_location=container",
+    f"--sdk_container_image={IMAGE}", "--input=gs://my-bucket/in/*.jpg",
+    "--output=gs://my-bucket/out", "--require_gpu",
+]
+
+
+def build_job(extra: list[str]):
+    args = [*DATAFLOW, *extra]
+    pipeline = beam.Pipeline(options=PipelineOptions(args))
+    summary = run(args, test_pipeline=pipeline)
+    assert summary.inputs == 0  # built, not run
+    return pipeline.runner.job
+
+
+def dream_transform(proto_pipeline):
+    (dream,) = [t for t in proto_pipeline.components.transforms.values()
+                if t.unique_name == "Dream/ParDo(DreamImage)"]
+    return dream
+
+
+def test_gpu_workers_job(tmp_path):
+    job = build_job([
+        f"--dataflow_service_options=worker_accelerator={L4}", "--machine_type=g2-standard-4",
+        "--experiments=no_use_multiple_sdk_containers",
+    ])
+    # The environment Dataflow receives at submission, built the way the runner builds it.
+    environment = apiclient.Environment(
+        packages=[], options=job.options, environment_version="dry-run",
+        proto_pipeline_staged_url="gs://my-bucket/tmp/pipeline.pb",
+        proto_pipeline=job.proto_pipeline,
+    ).proto
+    assert f"worker_accelerator={L4}" in environment.service_options
+    assert "no_use_multiple_sdk_containers" in environment.experiments
+    (pool,) = environment.worker_pools
+    assert pool.machine_type == "g2-standard-4"
+    assert IMAGE in [c.container_image for c in pool.sdk_harness_container_images]
+
+    dream = dream_transform(job.proto_pipeline)
+    docker = job.proto_pipeline.components.environments[dream.environment_id]
+    assert IMAGE.encode() in docker.payload
+    assert any(t.unique_name.startswith("WriteImage") for t in job.proto_pipeline.components.transforms.values())
+
+
+def test_accelerator_hint_on_the_dream_step_only():
+    job = build_job([f"--dream_accelerator={L4}"])
+    components = job.proto_pipeline.components
+    dream = dream_transform(job.proto_pipeline)
+    hints = components.environments[dream.environment_id].resource_hints
+    assert hints["beam:resources:accelerator:v1"] == L4.encode()
+    others = [t for t in components.transforms.values()
+              if t.environment_id and not t.unique_name.startswith("Dream")]
+    assert others and all(
+        "beam:resources:accelerator:v1" not in components.environments[t.environment_id].resource_hints
+        for t in others
+    )
