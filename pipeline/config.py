@@ -40,6 +40,8 @@ class JobConfig:
     max_failure_ratio: float | None
     require_gpu: bool = False
     dream_accelerator: str | None = None
+    metadata_format: str = "jsonl"
+    report: bool = False
 
     @classmethod
     def from_options(cls, options: DreamOptions) -> "JobConfig":
@@ -76,6 +78,8 @@ class JobConfig:
             max_failure_ratio=ratio,
             require_gpu=options.require_gpu,
             dream_accelerator=options.dream_accelerator,
+            metadata_format=options.metadata_format,
+            report=options.report,
         )
 
     def job_metadata(self) -> dict[str, Any]:

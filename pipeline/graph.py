@@ -8,6 +8,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import JobConfig
 from transforms.decode import DecodeImage
+from transforms.parquet_schema import METADATA_SCHEMA, to_parquet_row
 from transforms.dreaming import DreamImage
 from transforms.read import FindInputs, ReadBytes
 from transforms.resume import DONE, SkipFinished, settings_key
@@ -15,6 +16,7 @@ from transforms.steps import ERRORS
 from transforms.write import WriteDream
 
 METADATA_FILE = "metadata.jsonl"
+METADATA_PARQUET = "metadata.parquet"
 ERRORS_FILE = "errors.jsonl"
 
 
@@ -60,7 +62,17 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
     ).with_outputs(ERRORS, main="ok")
 
     records = [written.ok, *finished_earlier] | "AllRecords" >> beam.Flatten()
-    _write_jsonl(records, FileSystems.join(config.output, METADATA_FILE), "Metadata")
+    if config.metadata_format in ("jsonl", "both"):
+        _write_jsonl(records, FileSystems.join(config.output, METADATA_FILE), "Metadata")
+    if config.metadata_format in ("parquet", "both"):
+        (
+            records
+            | "MetadataToParquetRows" >> beam.Map(to_parquet_row)
+            | "WriteMetadataParquet" >> beam.io.WriteToParquet(
+                FileSystems.join(config.output, METADATA_PARQUET), METADATA_SCHEMA,
+                shard_name_template="",
+            )
+        )
     errors = (read[ERRORS], decoded[ERRORS], dreamed[ERRORS], written[ERRORS]) | (
         "CollectErrors" >> beam.Flatten()
     )

@@ -76,6 +76,14 @@ class DreamOptions(PipelineOptions):
             help="Dream every input again, overwriting earlier outputs.",
         )
         parser.add_argument(
+            "--metadata_format", default="jsonl", choices=["jsonl", "parquet", "both"],
+            help="metadata.jsonl, metadata.parquet (fixed nested schema, see README) or both.",
+        )
+        parser.add_argument(
+            "--report", action="store_true", default=False,
+            help="At the end, write report.html (before/after thumbnails, loss curves, errors).",
+        )
+        parser.add_argument(
             "--require_gpu", action="store_true", default=False,
             help="Stop at worker start when TensorFlow sees no GPU (a misconfigured GPU job "
             "would otherwise dream slowly on CPUs).",

@@ -12,7 +12,8 @@ from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions, 
 from pipeline.config import ConfigError, JobConfig
 from pipeline.graph import build_pipeline
 from pipeline.options import DreamOptions, help_text
-from pipeline.summary import JobSummary, read_counters
+from pipeline.report import write_report
+from pipeline.summary import JobSummary, summarize
 from pipeline.cleanup import remove_stale_temporaries
 from transforms.read import NoInputsError, check_inputs_exist
 
@@ -58,10 +59,10 @@ def run(
     started = time.perf_counter()
     result = pipeline.run()
     result.wait_until_finish()
-    summary = JobSummary(
-        read_counters(result), time.perf_counter() - started, config.max_failure_ratio
-    )
+    summary = summarize(result, time.perf_counter() - started, config.max_failure_ratio)
     print(summary.line())
+    if config.report and not pipeline_options.view_as(TestOptions).dry_run:
+        print(f"beam-deepdream: report at {write_report(config.output)}")
     return summary
 
 

@@ -17,6 +17,13 @@ class JobSummary:
     counters: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     max_failure_ratio: float | None = None  # None: fail only when every input failed
+    # name -> (count, sum, min, max) of each Beam distribution, e.g. dream_ms
+    distributions: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
+
+    @property
+    def mean_dream_seconds(self) -> float | None:
+        count, total, _, _ = self.distributions.get("dream_ms", (0, 0, 0, 0))
+        return total / count / 1000 if count else None
 
     def count(self, name: str) -> int:
         return self.counters.get(name, 0)
@@ -46,21 +53,31 @@ class JobSummary:
         by_step = ", ".join(
             f"{step} {self.count(f'failed_{step}')}" for step in STEPS if self.count(f"failed_{step}")
         )
+        per_image = self.mean_dream_seconds
         return (
             f"beam-deepdream: {self.dreamed} dreamed, {self.skipped} already done, "
             f"{self.failed} failed{f' ({by_step})' if by_step else ''} "
             f"of {self.inputs} inputs in {self.seconds:.1f} s"
+            + (f" ({per_image:.2f} s per dream)" if per_image is not None else "")
         )
 
 
-def read_counters(result: PipelineResult) -> dict[str, int]:
-    """Counters of this job summed over steps (several steps bump 'failed')."""
-    totals: Counter[str] = Counter()
+def summarize(result: PipelineResult, seconds: float, max_failure_ratio: float | None) -> JobSummary:
+    """Read the job's counters (summed over steps: several bump 'failed') and distributions."""
     try:
         query = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
     except NotImplementedError:  # e.g. a Dataflow dry run: no job ran, nothing counted
-        return {}
+        return JobSummary({}, seconds, max_failure_ratio)
+    totals: Counter[str] = Counter()
     for counter in query["counters"]:
-        value = counter.committed if counter.committed is not None else counter.attempted
-        totals[counter.key.metric.name] += value or 0
-    return dict(totals)
+        totals[counter.key.metric.name] += _value(counter) or 0
+    distributions = {}
+    for metric in query["distributions"]:
+        value = _value(metric)
+        if value is not None and value.count:
+            distributions[metric.key.metric.name] = (value.count, value.sum, value.min, value.max)
+    return JobSummary(dict(totals), seconds, max_failure_ratio, distributions)
+
+
+def _value(metric):
+    return metric.committed if metric.committed is not None else metric.attempted

@@ -38,6 +38,9 @@ class DreamImage(FallibleStep):
         # Created at graph construction, so every DoFn copy in a worker process finds the same.
         self._shared_handle = shared.Shared()
         self._models_loaded = Metrics.counter(METRICS_NAMESPACE, "models_loaded")
+        # Distributions take integers: milliseconds, and the loss in thousandths.
+        self._dream_ms = Metrics.distribution(METRICS_NAMESPACE, "dream_ms")
+        self._final_loss_milli = Metrics.distribution(METRICS_NAMESPACE, "final_loss_milli")
         self._loaded: _LoadedDreamer | None = None
 
     def _load(self) -> _LoadedDreamer:
@@ -60,4 +63,7 @@ class DreamImage(FallibleStep):
             self._loaded.counted = True
             self._models_loaded.inc()
         result = self._loaded.dreamer.dream(element.rgb, self._preset.params)
+        self._dream_ms.update(round(result.seconds * 1000))
+        if result.octaves[-1].losses:
+            self._final_loss_milli.update(round(result.octaves[-1].losses[-1] * 1000))
         yield DreamedImage(element, result, describe_device(result.device), self._loaded.worker)

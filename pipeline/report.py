@@ -1,0 +1,175 @@
+"""An HTML report over a job's output: before/after thumbnails, loss curves, errors.
+
+    python -m pipeline.report OUT      # or: python -m pipeline ... --report
+
+Pages of PAGE_SIZE images (report.html, report-2.html, ...) with thumbnails in
+report_files/ loaded lazily, so a few thousand records stay quick to open. No scripts or
+styles from elsewhere: the pages work offline.
+"""
+from __future__ import annotations
+
+import html
+import io
+import json
+import sys
+from typing import Any, Sequence
+
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from PIL import Image
+
+from transforms.fetch import read_bytes
+from transforms.imaging import decode_image
+from transforms.write import write_atomically
+
+PAGE_SIZE = 200
+THUMB_SIZE = 160
+FILES_DIR = "report_files"
+_OCTAVE_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")
+
+
+def load_jsonl(path: str) -> list[dict[str, Any]]:
+    if not FileSystems.exists(path):
+        return []
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return [json.loads(line) for line in f.read().decode("utf-8").splitlines() if line.strip()]
+
+
+def thumbnail(uri: str) -> bytes | None:
+    """A small JPEG of the image at uri, or None if it cannot be read any more."""
+    try:
+        image = Image.fromarray(decode_image(read_bytes(uri)).rgb)
+    except Exception:  # an input gone since the job ran shows as a placeholder
+        return None
+    image.thumbnail((THUMB_SIZE, THUMB_SIZE))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def loss_curve_svg(octaves: Sequence[dict[str, Any]], width: int = 240, height: int = 90) -> str:
+    """Loss per step, octaves one after another, each in its own colour."""
+    losses = [loss for octave in octaves for loss in octave["losses"]]
+    if not losses:
+        return '<svg class="curve" width="%d" height="%d"></svg>' % (width, height)
+    low, high = min(losses), max(losses)
+    span = (high - low) or 1.0
+    x_step = (width - 8) / max(len(losses) - 1, 1)
+    parts, start = [], 0
+    for octave in octaves:
+        points = " ".join(
+            f"{4 + (start + i) * x_step:.1f},{height - 4 - (loss - low) / span * (height - 8):.1f}"
+            for i, loss in enumerate(octave["losses"])
+        )
+        colour = _OCTAVE_COLOURS[octave["index"] % len(_OCTAVE_COLOURS)]
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{points}"/>')
+        start += len(octave["losses"])
+    title = f"loss {low:.4g} to {high:.4g} over {len(losses)} steps, {len(octaves)} octaves"
+    return (f'<svg class="curve" width="{width}" height="{height}" role="img">'
+            f"<title>{html.escape(title)}</title>{''.join(parts)}</svg>")
+
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
+.cards{display:flex;flex-wrap:wrap;gap:12px}
+.card{border:1px solid #ccc;border-radius:6px;padding:8px;width:350px}
+.card img{width:160px;height:auto;background:#eee;min-height:40px}
+.name{font-weight:600;word-break:break-all} .small{font-size:12px;color:#555}
+table{border-collapse:collapse} td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}
+"""
+
+# Tells a headless browser (and a curious reader) how many thumbnails actually loaded.
+_LOADED_SCRIPT = """
+window.addEventListener('load', () => {
+  const imgs = [...document.querySelectorAll('img')];
+  document.body.dataset.imagesLoaded = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
+  document.body.dataset.imagesTotal = imgs.length;
+});
+"""
+
+
+def _card(record: dict[str, Any], before: str | None, after: str | None) -> str:
+    def img(src: str | None, alt: str) -> str:
+        if src is None:
+            return f'<span class="small">({alt} unavailable)</span>'
+        return f'<img loading="lazy" src="{html.escape(src)}" alt="{alt}">'
+
+    final = record.get("final_loss")
+    return (
+        '<div class="card">'
+        f'<div class="name">{html.escape(record["input_uri"])}</div>'
+        f"<div>{img(before, 'before')} {img(after, 'after')}</div>"
+        f"{loss_curve_svg(record['octaves'])}"
+        f'<div class="small">{record["width"]}x{record["height"]} · {html.escape(record["model"])}'
+        f" · final loss {final if final is None else f'{final:.4g}'}"
+        f" · {record['dream_seconds']} s on {html.escape(record.get('device', '?'))}</div></div>"
+    )
+
+
+def _errors_table(errors: list[dict[str, Any]]) -> str:
+    if not errors:
+        return "<p>No errors.</p>"
+    rows = "".join(
+        f"<tr><td>{html.escape(e['uri'])}</td><td>{html.escape(e['step'])}</td>"
+        f"<td>{html.escape(e['error_type'])}</td><td>{html.escape(e['message'])}</td></tr>"
+        for e in errors
+    )
+    return f"<table><tr><th>input</th><th>step</th><th>error</th><th>message</th></tr>{rows}</table>"
+
+
+def _page_name(page: int) -> str:
+    return "report.html" if page == 1 else f"report-{page}.html"
+
+
+def write_report(output_dir: str) -> str:
+    """Write the report pages under output_dir; returns the first page's path."""
+    records = sorted(load_jsonl(FileSystems.join(output_dir, "metadata.jsonl")),
+                     key=lambda r: r["input_uri"])
+    errors = load_jsonl(FileSystems.join(output_dir, "errors.jsonl"))
+    pages = max(1, -(-len(records) // PAGE_SIZE))
+    settings = records[0] if records else {}
+    for page in range(1, pages + 1):
+        cards = []
+        for i, record in enumerate(records[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]):
+            index = (page - 1) * PAGE_SIZE + i
+            sources = {}
+            for side, uri in (("in", record["input_uri"]), ("out", record["output_uri"])):
+                data = thumbnail(uri)
+                name = f"{FILES_DIR}/{index}-{side}.jpg"
+                if data is not None:
+                    write_atomically(FileSystems.join(output_dir, name), data)
+                sources[side] = name if data is not None else None
+            cards.append(_card(record, sources["in"], sources["out"]))
+        nav = " ".join(
+            f"<b>{p}</b>" if p == page else f'<a href="{_page_name(p)}">{p}</a>'
+            for p in range(1, pages + 1)
+        )
+        body = (
+            f"<h1>beam-deepdream report</h1><p>{len(records)} dreamed, {len(errors)} failed · "
+            f"preset {html.escape(str(settings.get('preset', '-')))}, model "
+            f"{html.escape(str(settings.get('model', '-')))}, params "
+            f"{html.escape(json.dumps(settings.get('params', {})))}</p>"
+            f"<p>Pages: {nav}</p>"
+            + (f"<h2>Errors</h2>{_errors_table(errors)}" if page == 1 else "")
+            + f'<h2>Images</h2><div class="cards">{"".join(cards)}</div>'
+        )
+        document = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f"<title>beam-deepdream report</title><style>{_STYLE}</style>"
+            f"<script>{_LOADED_SCRIPT}</script></head><body>{body}</body></html>"
+        )
+        write_atomically(FileSystems.join(output_dir, _page_name(page)), document.encode("utf-8"))
+    return FileSystems.join(output_dir, _page_name(1))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if len(args) != 1 or args[0] in ("-h", "--help"):
+        print("usage: python -m pipeline.report OUTPUT_DIR", file=sys.stderr)
+        return 2
+    print(write_report(args[0]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

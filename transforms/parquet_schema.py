@@ -1,0 +1,67 @@
+"""The fixed Parquet schema of metadata records, and the mapping from a JSON record to it.
+
+Nested, not flattened: per-octave loss traces stay lists inside one row, which pandas
+(pyarrow engine) and BigQuery (REPEATED RECORD) load without hand work. The layer weights,
+a JSON object, become a list of {name, weight}: map keys are not portable across both.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+OCTAVE = pa.struct([
+    ("index", pa.int32()),
+    ("height", pa.int32()),
+    ("width", pa.int32()),
+    ("losses", pa.list_(pa.float64())),
+    ("steps_run", pa.int32()),
+    ("stopped_early", pa.bool_()),
+    ("effective_step", pa.float64()),
+])
+
+METADATA_SCHEMA = pa.schema([
+    ("input_uri", pa.string()),
+    ("output_uri", pa.string()),
+    ("input_format", pa.string()),
+    ("input_mode", pa.string()),
+    ("input_width", pa.int32()),
+    ("input_height", pa.int32()),
+    ("width", pa.int32()),
+    ("height", pa.int32()),
+    ("preset", pa.string()),
+    ("model", pa.string()),
+    ("weights", pa.string()),
+    ("layers", pa.list_(pa.struct([("name", pa.string()), ("weight", pa.float64())]))),
+    ("params", pa.struct([
+        ("octaves", pa.int32()),
+        ("octave_scale", pa.float64()),
+        ("iterations", pa.int32()),
+        ("step", pa.float64()),
+        ("max_loss", pa.float64()),
+    ])),
+    ("grad_norm", pa.string()),
+    ("format", pa.string()),
+    ("quality", pa.int32()),
+    ("max_size", pa.int32()),
+    ("settings_key", pa.string()),
+    ("octaves", pa.list_(OCTAVE)),
+    ("stopped_early", pa.bool_()),
+    ("final_loss", pa.float64()),
+    ("dream_seconds", pa.float64()),
+    ("device", pa.string()),
+    ("worker", pa.string()),
+])
+
+
+def to_parquet_row(record: dict[str, Any]) -> dict[str, Any]:
+    row = {name: record.get(name) for name in METADATA_SCHEMA.names}
+    row["layers"] = [{"name": n, "weight": w} for n, w in record["layers"].items()]
+    return row
+
+
+def from_parquet_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Inverse of to_parquet_row: the record as metadata.jsonl holds it."""
+    record = dict(row)
+    record["layers"] = {layer["name"]: layer["weight"] for layer in row["layers"]}
+    return record
