@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from contextlib import nullcontext
 from typing import Sequence
 
 import apache_beam as beam
@@ -12,10 +13,12 @@ from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions, 
 from pipeline.config import ConfigError, JobConfig
 from pipeline.graph import build_pipeline
 from pipeline.options import DreamOptions, help_text
+from pipeline.progress import ProgressLine
 from pipeline.report import write_report
 from pipeline.summary import JobSummary, summarize
 from pipeline.cleanup import remove_stale_temporaries
 from transforms.read import NoInputsError, check_inputs_exist
+from transforms.weights import is_local
 
 # Errors that stop the job before it starts, reported as one line rather than a traceback.
 START_ERRORS: tuple[type[Exception], ...] = (ConfigError, NoInputsError, FileNotFoundError)
@@ -45,8 +48,10 @@ def run(
     pipeline_options = PipelineOptions(argv)
     config = JobConfig.from_options(pipeline_options.view_as(DreamOptions))
     # A dry run (--dry_run) only builds the job: it may not touch the inputs or outputs.
-    if not pipeline_options.view_as(TestOptions).dry_run:
-        check_inputs_exist(config.inputs, config.input_lists)
+    dry_run = pipeline_options.view_as(TestOptions).dry_run
+    matched = 0
+    if not dry_run:
+        matched = check_inputs_exist(config.inputs, config.input_lists)
         check_weights_available(config)
         removed = remove_stale_temporaries(config.output)
         if removed:
@@ -57,11 +62,14 @@ def run(
     pipeline = test_pipeline or beam.Pipeline(options=pipeline_options)
     build_pipeline(pipeline, config)
     started = time.perf_counter()
-    result = pipeline.run()
-    result.wait_until_finish()
+    # A live line on a terminal, for local outputs (the records it counts are local files).
+    show_progress = sys.stderr.isatty() and not dry_run and is_local(config.output)
+    with ProgressLine(config.output, None if config.input_lists else matched) if show_progress else nullcontext():
+        result = pipeline.run()
+        result.wait_until_finish()
     summary = summarize(result, time.perf_counter() - started, config.max_failure_ratio)
     print(summary.line())
-    if config.report and not pipeline_options.view_as(TestOptions).dry_run:
+    if config.report and not dry_run:
         print(f"beam-deepdream: report at {write_report(config.output)}")
     return summary
 

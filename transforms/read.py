@@ -17,16 +17,22 @@ class NoInputsError(ValueError):
     """A pattern matched no file, or a manifest does not exist."""
 
 
-def check_inputs_exist(patterns: Sequence[str], manifests: Sequence[str]) -> None:
-    """Fail before the job starts on a pattern that matches nothing (a typo, not an empty run)."""
+def check_inputs_exist(patterns: Sequence[str], manifests: Sequence[str]) -> int:
+    """Fail before the job starts on a pattern that matches nothing (a typo, not an empty run).
+
+    Returns the number of files the patterns match (manifests are read by the job itself).
+    """
     if not patterns and not manifests:
         raise NoInputsError("give --input PATTERN and/or --input_list FILE")
+    matched = set()
     for pattern, result in zip(patterns, FileSystems.match(list(patterns))):
         if not result.metadata_list:
             raise NoInputsError(f"--input {pattern!r} matches no file")
+        matched.update(m.path for m in result.metadata_list)
     for manifest in manifests:
         if not FileSystems.exists(manifest):
             raise NoInputsError(f"--input_list {manifest!r} does not exist")
+    return len(matched)
 
 
 class MatchPattern(beam.DoFn):
