@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import io
-import struct
 import tracemalloc
-import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.hostile_corpus import png_declaring
 from transforms.imaging import ImageRejectedError, decode_image, encode_image
 
 
@@ -80,15 +79,6 @@ def test_truncated_data_is_refused():
     data = to_bytes(Image.fromarray(noise), "JPEG")  # mostly scan data: the cut lands there
     with pytest.raises(ImageRejectedError, match="corrupt or truncated"):
         decode_image(data[: len(data) // 2])
-
-
-def png_declaring(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims width x height pixels (its data is a few bytes)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize("side", [8000, 40000])  # under and over Pillow's own bomb limit

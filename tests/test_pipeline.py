@@ -94,3 +94,18 @@ def test_help_lists_dream_and_beam_options(capsys):
     text = capsys.readouterr().out
     for flag in ("--input", "--preset", "--max_loss", "--runner", "--temp_location"):
         assert flag in text
+
+
+@pytest.mark.parametrize(
+    "ratio,dreamed,failed,exit_code",
+    [(None, 3, 2, 0), (None, 0, 2, 1), ("0.5", 3, 2, 0), ("0.3", 3, 2, 1), ("0", 5, 0, 0)],
+)
+def test_exit_code_follows_the_failure_ratio(tmp_path, ratio, dreamed, failed, exit_code):
+    rng = np.random.default_rng(1)
+    for i in range(dreamed):
+        Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(tmp_path / f"g{i}.png")
+    for i in range(failed):
+        (tmp_path / f"b{i}.png").write_bytes(b"broken")
+    args = [f"--input={tmp_path}/*.png", f"--output={tmp_path / 'out'}", "--runner", "FnApiRunner",
+            "--octaves", "1", "--iterations", "1"]
+    assert main(args + ([f"--max_failure_ratio={ratio}"] if ratio else [])) == exit_code
