@@ -15,15 +15,26 @@ class InputTooLargeError(ValueError):
     """The input has more bytes than --max_bytes."""
 
 
+def is_local(uri: str) -> bool:
+    return FileSystems.get_scheme(uri) in (None, "file")
+
+
 def is_url(uri: str) -> bool:
     return uri.lower().startswith(("http://", "https://"))
 
 
+_CHUNK = 1 << 20
+
+
 def _read_capped(stream, uri: str, max_bytes: int) -> bytes:
-    data = stream.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise InputTooLargeError(f"{uri} is larger than max_bytes={max_bytes}")
-    return data
+    # In chunks: read(max_bytes + 1) would reserve a max_bytes buffer for every small file.
+    chunks, size = [], 0
+    while chunk := stream.read(min(_CHUNK, max_bytes + 1 - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
+            raise InputTooLargeError(f"{uri} is larger than max_bytes={max_bytes}")
+    return b"".join(chunks)
 
 
 def read_bytes(uri: str, max_bytes: int = DEFAULT_MAX_BYTES,
