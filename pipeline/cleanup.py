@@ -5,7 +5,7 @@ import os
 
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.weights import is_local
+from transforms.fetch import is_local
 
 # Temporary files of atomic image/record writes, and WriteToText's temporary directories.
 _TEMP_FILES = "**.tmp"

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.options import DreamOptions
-from transforms.dream.params import DreamParams
 from transforms.dream.presets import Preset, get_preset
 
 

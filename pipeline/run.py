@@ -18,7 +18,7 @@ from pipeline.report import write_report
 from pipeline.summary import JobSummary, summarize
 from pipeline.cleanup import remove_stale_temporaries
 from transforms.read import NoInputsError, check_inputs_exist
-from transforms.weights import is_local
+from transforms.fetch import is_local
 
 # Errors that stop the job before it starts, reported as one line rather than a traceback.
 START_ERRORS: tuple[type[Exception], ...] = (ConfigError, NoInputsError, FileNotFoundError)

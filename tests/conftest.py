@@ -1,7 +1,9 @@
 """Shared fixtures: CPU only, quiet TensorFlow, one model of each kind per session."""
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -44,3 +46,8 @@ def photo() -> np.ndarray:
     base = np.stack([xx / 264 * 255, yy / 200 * 255, (xx + yy) / 464 * 255], axis=-1)
     noisy = base + rng.normal(0, 20, base.shape)
     return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The records of a JSON-lines file the job wrote."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

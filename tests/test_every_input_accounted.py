@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import json
 import threading
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from PIL import Image
 
 from pipeline.run import run
+from tests.conftest import read_jsonl
 from tests.hostile_corpus import DREAMED, FAILED, build_corpus
 
 FAST = ["--runner", "FnApiRunner", "--octaves", "1", "--iterations", "1"]
@@ -47,10 +47,6 @@ def outcome(tmp_path_factory, http_root):
     summary = run([f"--input={corpus}/**", f"--input_list={manifest}", f"--output={out}",
                    "--http_timeout=5", *FAST])
     return summary, expected, out
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def test_each_input_is_accounted_for_exactly_once(outcome):

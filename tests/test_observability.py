@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import json
 import shutil
 import subprocess
 import time
@@ -13,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from tests.conftest import read_jsonl
 from pipeline.progress import ProgressLine
-from pipeline.report import write_report
 from pipeline.run import run
 from transforms.parquet_schema import METADATA_SCHEMA, from_parquet_row
 from transforms.resume import RECORDS_DIR
@@ -22,10 +21,6 @@ from transforms.resume import RECORDS_DIR
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")

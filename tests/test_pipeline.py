@@ -1,13 +1,13 @@
 """The whole job on the FnApiRunner: tiny images in, dreamed images + metadata + errors out."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.conftest import read_jsonl
 from pipeline.run import main, run
 
 FAST = ["--runner", "FnApiRunner", "--octaves", "2", "--iterations", "2"]
@@ -24,10 +24,6 @@ def corpus(tmp_path_factory) -> Path:
     (root / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     (root / "notes.png").write_text("text with an image's name")
     return root
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")

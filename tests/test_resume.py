@@ -1,7 +1,6 @@
 """Kill a running job with SIGKILL, run it again: the output ends complete, nothing twice."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -12,16 +11,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from tests.conftest import read_jsonl
 from pipeline.run import run
 from transforms.resume import RECORDS_DIR
 
 IMAGES = 10
 ARGS = ["--runner", "FnApiRunner", "--octaves", "2", "--iterations", "25"]
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def test_a_killed_job_resumes_without_duplicates(tmp_path):

@@ -11,10 +11,10 @@ import json
 from typing import Any, Iterable, Mapping
 
 import apache_beam as beam
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from transforms.fetch import read_bytes
 from transforms.records import InputFile
 from transforms.steps import METRICS_NAMESPACE
 
@@ -34,8 +34,7 @@ def record_path(output_dir: str, stem: str) -> str:
 def read_record(path: str) -> dict[str, Any] | None:
     """The record at `path`, or None if there is none (or it is unreadable)."""
     try:
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-            return json.loads(f.read().decode("utf-8"))
+        return json.loads(read_bytes(path).decode("utf-8"))
     except Exception:  # missing or damaged: the input is simply redone
         return None
 

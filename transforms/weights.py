@@ -9,13 +9,10 @@ import uuid
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from transforms.fetch import is_local
 from transforms.naming import short_hash
 
 _STAGING_DIR = os.path.join(tempfile.gettempdir(), "beam-deepdream-weights")
-
-
-def is_local(uri: str) -> bool:
-    return FileSystems.get_scheme(uri) in (None, "file")
 
 
 def stage_weights(uri: str | None) -> str | None:

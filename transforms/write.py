@@ -11,7 +11,7 @@ from transforms.imaging import encode_image, extension
 from transforms.records import DreamedImage
 from transforms.resume import record_path
 from transforms.steps import FallibleStep
-from transforms.weights import is_local
+from transforms.fetch import is_local
 
 
 def write_atomically(path: str, data: bytes) -> None:
