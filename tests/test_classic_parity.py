@@ -13,7 +13,7 @@ from transforms.dream.preprocessing import INCEPTION
 @pytest.fixture(scope="module")
 def classic_dreamer(random_inception):
     preset = get_preset("classic")
-    assert preset.model == "inception_v3" and dict(preset.layers) == CLASSIC_LAYERS
+    assert preset.model == "inception_v3" and {t.name: t.weight for t in preset.layers} == CLASSIC_LAYERS
     return Dreamer(random_inception, preset.layers, INCEPTION, min_input_size=75)
 
 

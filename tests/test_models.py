@@ -55,5 +55,5 @@ def test_unreachable_imagenet_weights_name_the_offline_alternative(monkeypatch, 
 
 
 def test_unknown_model_lists_the_valid_ones():
-    with pytest.raises(ValueError, match="valid: inception_v3, vgg16"):
+    with pytest.raises(ValueError, match="valid: vgg16, inception_v3, .*InceptionV3"):
         Dreamer.from_name("alexnet")

@@ -1,8 +1,10 @@
 """Gradient ascent over one octave, compiled as a single TensorFlow graph.
 
-The whole octave (all iterations and the max_loss early stop) runs inside one tf.function
-with a shape-polymorphic signature: it is traced once per Dreamer, not once per image
-shape, and the host only sees the result when the octave is done.
+The whole octave (all iterations, the max_loss early stop, jitter and tiling) runs inside one
+tf.function with a shape-polymorphic signature: it is traced once per setting of the
+gradient rule, not once per image shape, and the host only sees the result when the octave
+is done. Images of one shape may come as a batch: every image is normalised, stopped and
+recorded on its own, so a batch dreams exactly as its images would one by one.
 """
 from __future__ import annotations
 
@@ -10,61 +12,137 @@ from typing import Callable, NamedTuple
 
 import tensorflow as tf
 
-LossFn = Callable[[tf.Tensor], tf.Tensor]
+from transforms.dream.gradients import PER_IMAGE, GradientRule, normalizer, unit_rms
 
-
-def l2_normalize(grads: tf.Tensor) -> tf.Tensor:
-    """The classic rule: unit L2 norm over the whole image."""
-    return tf.math.l2_normalize(grads)
-
-
-GRADIENT_NORMALIZERS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {"l2": l2_normalize}
+LossFn = Callable[[tf.Tensor], tf.Tensor]  # BxHxWx3 -> loss per image, B
+STEP_MODES = ("image", "pixel")
 
 
 class OctaveAscent(NamedTuple):
-    image: tf.Tensor  # 1xHxWx3, model input space
-    losses: tf.Tensor  # loss before each step that ran
-    stopped_early: tf.Tensor  # bool: the last step's loss exceeded max_loss
+    images: tf.Tensor  # BxHxWx3, model input space
+    losses: tf.Tensor  # steps x B: loss before each step (rows past an image's steps_run unused)
+    steps_run: tf.Tensor  # B, int32
+    stopped_early: tf.Tensor  # B, bool: the last step's loss exceeded max_loss
+    effective_step: tf.Tensor  # B: mean over steps of the update's RMS per element
+
+
+def random_shift(seed: tf.Tensor, step: tf.Tensor, jitter: tf.Tensor, tile_size: tf.Tensor) -> tf.Tensor:
+    """Seeded roll (dy, dx) for one step: up to +-jitter, plus up to a tile when tiling.
+
+    Stateless: it depends on the seed and the step only, never on which images share a batch
+    or what ran before, so the same seed gives the same dream in any order.
+    """
+    step_seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(step, tf.int64))
+    jitter_shift = tf.random.stateless_uniform(
+        [2], step_seed, minval=-jitter, maxval=jitter + 1, dtype=tf.int32
+    )
+    tile_seed = tf.random.experimental.stateless_fold_in(step_seed, 1)
+    tile_shift = tf.random.stateless_uniform(
+        [2], tile_seed, minval=0, maxval=tf.maximum(tile_size, 1), dtype=tf.int32
+    )
+    return jitter_shift + tile_shift
+
+
+def tile_bounds(length: tf.Tensor, tile_size: tf.Tensor) -> tf.Tensor:
+    """Edges of ceil(length / tile_size) near-equal tiles: none is smaller than tile_size/2."""
+    count = (length + tile_size - 1) // tile_size
+    return tf.cast(
+        tf.round(tf.linspace(0.0, tf.cast(length, tf.float32), count + 1)), tf.int32
+    )
+
+
+def loss_and_gradient(loss_fn: LossFn, images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        loss = loss_fn(images)
+    return loss, tape.gradient(loss, images)
+
+
+def tiled_loss_and_gradient(
+    loss_fn: LossFn, images: tf.Tensor, tile_size: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Gradient tile by tile, so memory follows the tile, not the image (TF tutorial style).
+
+    The loss is the area-weighted mean of the tiles' losses, comparable to the untiled one.
+    """
+    shape = tf.shape(images)
+    height, width = shape[1], shape[2]
+    rows, cols = tile_bounds(height, tile_size), tile_bounds(width, tile_size)
+    grads = tf.zeros_like(images)
+    weighted_loss = tf.zeros([shape[0]])
+    for r in tf.range(tf.size(rows) - 1):
+        for c in tf.range(tf.size(cols) - 1):
+            y0, y1, x0, x1 = rows[r], rows[r + 1], cols[c], cols[c + 1]
+            loss, tile_grads = loss_and_gradient(loss_fn, images[:, y0:y1, x0:x1, :])
+            grads += tf.pad(tile_grads, [[0, 0], [y0, height - y1], [x0, width - x1], [0, 0]])
+            weighted_loss += loss * tf.cast((y1 - y0) * (x1 - x0), tf.float32)
+    return weighted_loss / tf.cast(height * width, tf.float32), grads
 
 
 def compile_octave_ascent(
-    loss_fn: LossFn, grad_norm: str = "l2"
-) -> Callable[[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], OctaveAscent]:
-    """Build `ascend(image, iterations, step, max_loss)`; pass max_loss=inf to disable."""
-    try:
-        normalize = GRADIENT_NORMALIZERS[grad_norm]
-    except KeyError:
-        raise ValueError(
-            f"unknown grad_norm {grad_norm!r}; valid: {', '.join(GRADIENT_NORMALIZERS)}"
-        ) from None
+    loss_fn: LossFn, rule: GradientRule = GradientRule(), step_mode: str = "image", jit: bool = False
+) -> Callable[..., OctaveAscent]:
+    """Build `ascend(images, iterations, step, max_loss, jitter, tile_size, seed)`.
+
+    max_loss=inf disables the early stop, jitter=0 the jitter, tile_size=0 the tiling.
+    """
+    normalize = normalizer(rule)
+    if step_mode not in STEP_MODES:
+        raise ValueError(f"unknown step_mode {step_mode!r}; valid: {', '.join(STEP_MODES)}")
 
     @tf.function(
         input_signature=[
-            tf.TensorSpec([1, None, None, 3], tf.float32),
+            tf.TensorSpec([None, None, None, 3], tf.float32),
             tf.TensorSpec([], tf.int32),
             tf.TensorSpec([], tf.float32),
             tf.TensorSpec([], tf.float32),
+            tf.TensorSpec([], tf.int32),
+            tf.TensorSpec([], tf.int32),
+            tf.TensorSpec([2], tf.int64),
         ],
         reduce_retracing=True,
+        jit_compile=jit,
     )
-    def ascend(image, iterations, step, max_loss):
-        def keep_going(i, image, losses, stopped):
-            return tf.logical_and(i < iterations, tf.logical_not(stopped))
+    def ascend(images, iterations, step, max_loss, jitter, tile_size, seed):
+        batch = tf.shape(images)[0]
 
-        def ascent_step(i, image, losses, stopped):
-            with tf.GradientTape() as tape:
-                tape.watch(image)
-                loss = loss_fn(image)
-            grads = normalize(tape.gradient(loss, image))
+        def keep_going(i, images, losses, steps_run, stopped, update_rms):
+            return tf.logical_and(i < iterations, tf.reduce_any(tf.logical_not(stopped)))
+
+        def ascent_step(i, images, losses, steps_run, stopped, update_rms):
+            shift = random_shift(seed, i, jitter, tile_size)
+            rolled = tf.roll(images, shift, axis=[1, 2])
+            if tile_size > 0:
+                loss, grads = tiled_loss_and_gradient(loss_fn, rolled, tile_size)
+            else:
+                loss, grads = loss_and_gradient(loss_fn, rolled)
+            direction = normalize(tf.roll(grads, -shift, axis=[1, 2]))
+            if step_mode == "pixel":
+                direction = unit_rms(direction)
+            active = tf.logical_not(stopped)
+            # Images that stopped early stay as they are while the rest of the batch goes on.
+            update = step * direction * tf.reshape(tf.cast(active, tf.float32), [-1, 1, 1, 1])
+            rms = tf.sqrt(tf.reduce_mean(tf.square(update), axis=PER_IMAGE))
             # Like the seed: the step is taken, then the octave stops if its loss was too high.
-            return i + 1, image + step * grads, losses.write(i, loss), loss > max_loss
+            return (
+                i + 1,
+                images + update,
+                losses.write(i, loss),
+                steps_run + tf.cast(active, tf.int32),
+                tf.logical_or(stopped, loss > max_loss),
+                update_rms + rms,
+            )
 
-        losses = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[])
-        _, image, losses, stopped = tf.while_loop(
+        losses = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None])
+        _, images, losses, steps_run, stopped, update_rms = tf.while_loop(
             keep_going,
             ascent_step,
-            (tf.constant(0), image, losses, tf.constant(False)),
+            (
+                tf.constant(0), images, losses, tf.zeros([batch], tf.int32),
+                tf.zeros([batch], tf.bool), tf.zeros([batch]),
+            ),
         )
-        return OctaveAscent(image, losses.stack(), stopped)
+        effective = update_rms / tf.maximum(tf.cast(steps_run, tf.float32), 1.0)
+        return OctaveAscent(images, losses.stack(), steps_run, stopped, effective)
 
     return ascend

@@ -1,18 +1,20 @@
-"""Dreamer: DeepDream on one RGB image, usable on its own (no Beam needed)."""
+"""Dreamer: DeepDream on RGB images, usable on its own (no Beam needed)."""
 from __future__ import annotations
 
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Mapping
+from typing import Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from transforms.dream.ascent import compile_octave_ascent
+from transforms.dream.gradients import GradientRule
+from transforms.dream.layers import LayersLike, as_terms
 from transforms.dream.models import ModelSpec, feature_extractor, get_model_spec
-from transforms.dream.objective import dream_loss
+from transforms.dream.objective import dream_loss, guide_loss, guide_vectors
 from transforms.dream.octaves import octave_shapes
 from transforms.dream.params import DreamParams
 from transforms.dream.preprocessing import Preprocessing
@@ -28,7 +30,8 @@ class OctaveRecord:
     losses: list[float]
     steps_run: int
     stopped_early: bool
-    # Per-element step that L2 normalisation over the whole image implies: step / sqrt(H*W*3).
+    # Mean RMS change per pixel value of one step, in the model's input units. With the
+    # classic l2 rule it is step / sqrt(H*W*3): weaker on bigger images.
     effective_step: float
 
 
@@ -47,85 +50,130 @@ class Dreamer:
     """Runs the octave loop of DeepDream with a fixed network and objective.
 
     Build from a registered model name with `Dreamer.from_name("inception_v3")`, or pass any
-    already-built Keras model with its layer weights and pixel convention.
+    already-built Keras model with its layers (text like 'mixed4:1,mixed5[3,7]:2', a
+    {name: weight} mapping or LayerTerms) and pixel convention. With `guide` (uint8 RGB) the
+    objective is the dot product with the guide's features instead of the L2 norm.
     """
 
     def __init__(
         self,
         model: keras.Model,
-        layers: Mapping[str, float],
+        layers: LayersLike,
         preprocessing: Preprocessing,
         min_input_size: int = 32,
-        grad_norm: str = "l2",
+        guide: np.ndarray | None = None,
+        jit: bool = False,
     ) -> None:
-        if not layers:
-            raise ValueError("at least one layer is needed for the dream objective")
-        self.layers = dict(layers)
+        self.terms = as_terms(layers)
         self.preprocessing = preprocessing
         self.min_input_size = min_input_size
-        self.grad_norm = grad_norm
-        extractor = feature_extractor(model, self.layers)
+        self.jit = jit
+        extractor = feature_extractor(model, self.terms)
+        if guide is None:
+            self.guided = False
 
-        def loss_fn(image: tf.Tensor) -> tf.Tensor:
-            return dream_loss(extractor(image), self.layers)
+            def loss_fn(images: tf.Tensor) -> tf.Tensor:
+                return dream_loss(extractor(images), self.terms)
+        else:
+            self.guided = True
+            guide_features = guide_vectors(extractor(preprocessing.preprocess(guide)), self.terms)
 
-        self._ascend = compile_octave_ascent(loss_fn, grad_norm)
+            def loss_fn(images: tf.Tensor) -> tf.Tensor:
+                return guide_loss(extractor(images), self.terms, guide_features)
+
+        self.loss_fn = loss_fn
+        self._ascents: dict[tuple[GradientRule, str], object] = {}
 
     @classmethod
     def from_spec(
-        cls,
-        spec: ModelSpec,
-        weights: str | None = None,
-        layers: Mapping[str, float] | None = None,
-        grad_norm: str = "l2",
+        cls, spec: ModelSpec, weights: str | None = None, layers: LayersLike | None = None, **kwargs
     ) -> "Dreamer":
         return cls(
             spec.build(weights),
             layers or spec.default_layers,
             spec.preprocessing,
             spec.min_input_size,
-            grad_norm,
+            **kwargs,
         )
 
     @classmethod
     def from_name(cls, name: str, **kwargs) -> "Dreamer":
         return cls.from_spec(get_model_spec(name), **kwargs)
 
+    def _ascent(self, params: DreamParams):
+        """One compiled octave loop per gradient rule and step mode, built on first use."""
+        rule = GradientRule(params.grad_norm, params.clip_min, params.clip_max, params.clip_norm)
+        key = (rule, params.step_mode)
+        if key not in self._ascents:
+            self._ascents[key] = compile_octave_ascent(self.loss_fn, rule, params.step_mode, self.jit)
+        return self._ascents[key]
+
     def dream(self, rgb: np.ndarray, params: DreamParams = DreamParams()) -> DreamResult:
         """Dream on a uint8 HxWx3 RGB image; returns an image of the same size."""
-        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise ValueError(f"expected uint8 HxWx3 RGB, got {rgb.dtype} {rgb.shape}")
-        started = time.perf_counter()
-        shapes = octave_shapes(
-            rgb.shape[0], rgb.shape[1], params.octaves, params.octave_scale, self.min_input_size
-        )
-        max_loss = math.inf if params.max_loss is None else params.max_loss
-        original = self.preprocessing.preprocess(rgb)
-        image = tf.identity(original)
-        shrunk_original = tf.image.resize(original, shapes[0])
-        records = []
-        for index, shape in enumerate(shapes):
-            image = tf.image.resize(image, shape)
-            image, losses, stopped = self._ascend(
-                image, tf.constant(params.iterations), tf.constant(params.step, tf.float32),
-                tf.constant(max_loss, tf.float32),
+        return self.dream_batch([rgb], params)[0]
+
+    def dream_batch(self, images: Sequence[np.ndarray], params: DreamParams = DreamParams()) -> list[DreamResult]:
+        """Dream on same-size uint8 HxWx3 images in one pass each step; each result is the
+        one `dream` gives for that image alone (same seed, same rolls)."""
+        if not images:
+            return []
+        for rgb in images:
+            if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+                raise ValueError(f"expected uint8 HxWx3 RGB, got {rgb.dtype} {rgb.shape}")
+        if len({rgb.shape for rgb in images}) != 1:
+            raise ValueError("a batch needs images of one size")
+        if params.tile_size and params.tile_size < 2 * self.min_input_size:
+            raise ValueError(
+                f"tile_size must be 0 (off) or at least {2 * self.min_input_size} for this "
+                f"model (tiles are at least half a tile_size), got {params.tile_size}"
             )
+        started = time.perf_counter()
+        height, width = images[0].shape[:2]
+        shapes = octave_shapes(
+            height, width, params.octaves, params.octave_scale,
+            max(self.min_input_size, params.min_octave_size),
+        )
+        ascend = self._ascent(params)
+        max_loss = math.inf if params.max_loss is None else params.max_loss
+        original = tf.concat([self.preprocessing.preprocess(rgb) for rgb in images], axis=0)
+        dreamed = tf.identity(original)
+        shrunk_original = tf.image.resize(original, shapes[0])
+        records: list[list[OctaveRecord]] = [[] for _ in images]
+        for index, shape in enumerate(shapes):
+            dreamed = tf.image.resize(dreamed, shape)
+            if params.iterations:
+                octave = ascend(
+                    dreamed, tf.constant(params.iterations), tf.constant(params.step, tf.float32),
+                    tf.constant(max_loss, tf.float32), tf.constant(params.jitter),
+                    tf.constant(params.tile_size),
+                    tf.constant([params.seed, index], tf.int64),
+                )
+                dreamed = octave.images
+                losses, steps_run = octave.losses.numpy(), octave.steps_run.numpy()
+                stopped, effective = octave.stopped_early.numpy(), octave.effective_step.numpy()
+            else:
+                losses = np.zeros((0, len(images)))
+                steps_run = np.zeros(len(images), int)
+                stopped, effective = np.zeros(len(images), bool), np.zeros(len(images))
             # Put back the detail that shrinking the original lost at this octave's size.
             same_size_original = tf.image.resize(original, shape)
-            image += same_size_original - tf.image.resize(shrunk_original, shape)
+            dreamed += same_size_original - tf.image.resize(shrunk_original, shape)
             shrunk_original = same_size_original
-            losses = [float(loss) for loss in losses.numpy()]
-            records.append(
-                OctaveRecord(
-                    index=index,
-                    height=shape[0],
-                    width=shape[1],
-                    losses=losses,
-                    steps_run=len(losses),
-                    stopped_early=bool(stopped),
-                    effective_step=params.step / math.sqrt(shape[0] * shape[1] * 3),
+            for b, octaves in enumerate(records):
+                octaves.append(
+                    OctaveRecord(
+                        index=index,
+                        height=shape[0],
+                        width=shape[1],
+                        losses=[float(loss) for loss in losses[: steps_run[b], b]],
+                        steps_run=int(steps_run[b]),
+                        stopped_early=bool(stopped[b]),
+                        effective_step=float(effective[b]),
+                    )
                 )
-            )
-        device = image.device.rsplit("device:", 1)[-1]  # ".../device:GPU:0" -> "GPU:0"
-        dreamed = self.preprocessing.deprocess(image)
-        return DreamResult(dreamed, records, time.perf_counter() - started, device)
+        device = dreamed.device.rsplit("device:", 1)[-1]  # ".../device:GPU:0" -> "GPU:0"
+        seconds = (time.perf_counter() - started) / len(images)
+        return [
+            DreamResult(self.preprocessing.deprocess(dreamed[b : b + 1]), octaves, seconds, device)
+            for b, octaves in enumerate(records)
+        ]

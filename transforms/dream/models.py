@@ -1,17 +1,21 @@
 """The networks a dream can run on, and where their weights come from.
 
-Dream math only: no Beam here. Weights given as a path must already be local; the Beam
-layer stages remote URIs (gs://, s3://, ...) before calling in.
+Any `keras.applications` convnet by name (ImageNet weights via Keras' own download, or a
+weights file), the offline VGG16 default, or a user's `.keras` file (loaded in safe mode).
+Dream math only: no Beam here. Paths given here must already be local; the Beam layer
+stages remote URIs (gs://, s3://, ...) before calling in.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import keras
 
 from transforms.dream import offline_weights
-from transforms.dream.preprocessing import CAFFE, INCEPTION, Preprocessing
+from transforms.dream.layers import LayerTerm, as_terms, format_layers
+from transforms.dream.preprocessing import CAFFE, INCEPTION, PREPROCESSINGS, RAW, TORCH, Preprocessing
 
 # Keras' own download location for the InceptionV3 no-top ImageNet weights.
 INCEPTION_V3_NOTOP_URL = (
@@ -19,6 +23,7 @@ INCEPTION_V3_NOTOP_URL = (
     "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
 )
 INCEPTION_V3_NOTOP_HASH = "bcbd6486424b2319ff4ef7d526e38f63"
+MODEL_FILE_SUFFIX = ".keras"
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -27,19 +32,14 @@ class WeightsUnavailableError(RuntimeError):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A named network: how to build it, its pixel convention and its classic layers."""
+    """A named network: how to build it, its pixel convention and its default layers."""
 
     name: str
     build: Callable[[str | None], keras.Model]  # weights path (None: the default source)
     preprocessing: Preprocessing
-    default_layers: Mapping[str, float] = field(default_factory=dict)
+    default_layers: tuple[LayerTerm, ...] = ()
     min_input_size: int = 32
     weights_source: str = ""
-
-
-def _inception_v3(weights: str | None) -> keras.Model:
-    source = weights if weights is not None else "imagenet"
-    return keras.applications.InceptionV3(include_top=False, weights=source)
 
 
 def ensure_inception_v3_weights() -> str:
@@ -60,6 +60,23 @@ def ensure_inception_v3_weights() -> str:
         ) from exc
 
 
+def _keras_application(constructor: str) -> Callable[[str | None], keras.Model]:
+    def build(weights: str | None) -> keras.Model:
+        application = getattr(keras.applications, constructor)
+        try:
+            return application(
+                include_top=False, weights=weights or "imagenet", input_shape=(None, None, 3)
+            )
+        except (OSError, ValueError) as exc:  # download refused, or a file of another net
+            raise WeightsUnavailableError(
+                f"could not load {constructor} weights from {weights or 'the Keras download'} "
+                f"({type(exc).__name__}: {exc}). Offline? Pass --weights PATH to the "
+                "matching no-top .h5 file, or use the default model vgg16."
+            ) from exc
+
+    return build
+
+
 def _vgg16(weights: str | None) -> keras.Model:
     model = keras.applications.VGG16(include_top=False, weights=None)
     if weights is None:
@@ -69,43 +86,163 @@ def _vgg16(weights: str | None) -> keras.Model:
     return model
 
 
+def _preprocessing_for(constructor: str) -> Preprocessing:
+    """The pixel convention of a keras.applications family (its preprocess_input's mode)."""
+    name = constructor.lower()
+    if name.startswith("vgg") or re.fullmatch(r"resnet\d+", name):
+        return CAFFE
+    if name.startswith("densenet"):
+        return TORCH
+    if name.startswith(("efficientnet", "mobilenetv3", "convnext", "regnet")):
+        return RAW  # these models rescale inside
+    return INCEPTION  # inception, xception, mobilenet(v2), nasnet, resnet..v2: [-1, 1]
+
+
+# Layers that dream well, per network (the classic set for InceptionV3).
+DEFAULT_LAYERS: dict[str, str] = {
+    "InceptionV3": "mixed4:1.0,mixed5:1.5,mixed6:2.0,mixed7:2.5",
+    "VGG16": "block4_conv3:1.0,block5_conv1:1.0",
+    "VGG19": "block4_conv4:1.0,block5_conv1:1.0",
+    "ResNet50": "conv3_block4_out:1.0,conv4_block3_out:1.5",
+    "MobileNet": "conv_pw_7_relu:1.0,conv_pw_11_relu:1.5",
+    "MobileNetV2": "block_6_expand_relu:1.0,block_13_expand_relu:1.5",
+    "EfficientNetB0": "block4a_expand_activation:1.0,block6a_expand_activation:1.5",
+    "InceptionResNetV2": "mixed_6a:1.0,mixed_7a:1.5",
+    "Xception": "block6_sepconv3_act:1.0,block10_sepconv3_act:1.5",
+    "DenseNet121": "pool3_relu:1.0,pool4_relu:1.5",
+}
+# Registry names of the networks above; other keras.applications models go by class name.
+SHORT_NAMES = {
+    "InceptionV3": "inception_v3", "VGG16": "vgg16", "VGG19": "vgg19", "ResNet50": "resnet50",
+    "MobileNet": "mobilenet", "MobileNetV2": "mobilenet_v2", "EfficientNetB0": "efficientnet_b0",
+    "InceptionResNetV2": "inception_resnet_v2", "Xception": "xception",
+    "DenseNet121": "densenet121",
+}
+MIN_INPUT_SIZE = {"InceptionV3": 75, "InceptionResNetV2": 75, "Xception": 71}
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def keras_application_names() -> list[str]:
+    return sorted(
+        name for name in dir(keras.applications)
+        if name[:1].isupper() and callable(getattr(keras.applications, name))
+    )
+
+
+def _application_spec(constructor: str) -> ModelSpec:
+    layers = DEFAULT_LAYERS.get(constructor)
+    if layers is None and constructor.startswith("EfficientNetB"):
+        layers = DEFAULT_LAYERS["EfficientNetB0"]  # same block names at every width
+    return ModelSpec(
+        name=SHORT_NAMES.get(constructor, constructor),
+        build=_keras_application(constructor),
+        preprocessing=_preprocessing_for(constructor),
+        default_layers=as_terms(layers) if layers else (),
+        min_input_size=MIN_INPUT_SIZE.get(constructor, 32),
+        weights_source="ImageNet (Keras download, cached in ~/.keras/models)",
+    )
+
+
+VGG16_OFFLINE = ModelSpec(
+    name="vgg16",
+    build=_vgg16,
+    preprocessing=CAFFE,
+    default_layers=as_terms(DEFAULT_LAYERS["VGG16"]),
+    min_input_size=32,
+    weights_source=offline_weights.HED_SOURCE,
+)
+# Named specs users pick most; any other keras.applications name also works.
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
-    for spec in (
-        ModelSpec(
-            name="inception_v3",
-            build=_inception_v3,
-            preprocessing=INCEPTION,
-            default_layers={"mixed4": 1.0, "mixed5": 1.5, "mixed6": 2.0, "mixed7": 2.5},
-            min_input_size=75,
-            weights_source="ImageNet (Keras download, cached in ~/.keras/models)",
-        ),
-        ModelSpec(
-            name="vgg16",
-            build=_vgg16,
-            preprocessing=CAFFE,
-            default_layers={"block4_conv3": 1.0, "block5_conv1": 1.0},
-            min_input_size=32,
-            weights_source=offline_weights.HED_SOURCE,
-        ),
-    )
+    for spec in [VGG16_OFFLINE] + [
+        _application_spec(constructor)
+        for constructor in DEFAULT_LAYERS
+        if constructor != "VGG16"
+    ]
 }
 
 
-def get_model_spec(name: str) -> ModelSpec:
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; valid: {', '.join(MODELS)}") from None
+def is_model_file(name: str) -> bool:
+    return name.endswith(MODEL_FILE_SUFFIX)
 
 
-def feature_extractor(model: keras.Model, layers: Mapping[str, float]) -> keras.Model:
-    """A model mapping the input image to {layer name: activation} for the chosen layers."""
+def model_file_spec(path: str, preprocessing: str = "inception") -> ModelSpec:
+    """A user's own `.keras` model, loaded with Keras' safe mode (no arbitrary code)."""
+
+    def build(weights: str | None) -> keras.Model:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        if weights is not None:
+            model.load_weights(weights)
+        return model
+
+    return ModelSpec(
+        name=path, build=build, preprocessing=PREPROCESSINGS[preprocessing],
+        weights_source=f"model file {path}",
+    )
+
+
+def get_model_spec(name: str, preprocessing: str | None = None) -> ModelSpec:
+    """A registered name, any keras.applications class name (any case, '_' optional) or
+    a local `.keras` file. `preprocessing` overrides the pixel convention."""
+    if is_model_file(name):
+        return model_file_spec(name, preprocessing or "inception")
+    spec = MODELS.get(name) or next(
+        (spec for spec in MODELS.values() if _canonical(spec.name) == _canonical(name)), None
+    )
+    if spec is None:
+        constructors = {_canonical(c): c for c in keras_application_names()}
+        if _canonical(name) not in constructors:
+            raise ValueError(
+                f"unknown model {name!r}; valid: {', '.join(MODELS)}, any keras.applications "
+                f"model ({', '.join(constructors.values())}) or a path to a .keras file"
+            )
+        spec = _application_spec(constructors[_canonical(name)])
+    if preprocessing is not None:
+        spec = ModelSpec(**{**spec.__dict__, "preprocessing": PREPROCESSINGS[preprocessing]})
+    return spec
+
+
+def layer_channels(model: keras.Model, name: str) -> int:
+    return int(model.get_layer(name).output.shape[-1])
+
+
+def check_terms(model: keras.Model, terms: Iterable[LayerTerm]) -> None:
+    """Unknown layers or channels out of range fail here, naming the valid choices."""
     names = [layer.name for layer in model.layers]
-    unknown = [name for name in layers if name not in names]
+    unknown = [term.name for term in terms if term.name not in names]
     if unknown:
         raise ValueError(
             f"unknown layer(s) {', '.join(unknown)} in {model.name}; valid: {', '.join(names)}"
         )
-    outputs = {name: model.get_layer(name).output for name in layers}
+    for term in terms:
+        if term.channels is not None:
+            count = layer_channels(model, term.name)
+            bad = [c for c in term.channels if c >= count]
+            if bad:
+                raise ValueError(
+                    f"layer {term.name} has channels 0-{count - 1}; {bad} out of range in "
+                    f"{format_layers([term])}"
+                )
+
+
+def feature_extractor(model: keras.Model, layers: Mapping[str, float] | Iterable[LayerTerm]) -> keras.Model:
+    """A model mapping the input image to {layer name: activation} for the chosen layers."""
+    terms = as_terms(layers)
+    check_terms(model, terms)
+    outputs = {term.name: model.get_layer(term.name).output for term in terms}
     return keras.Model(inputs=model.inputs, outputs=outputs)
+
+
+def describe_layers(model: keras.Model) -> list[tuple[str, str, str]]:
+    """(name, class, output shape) of every layer, for --list_layers."""
+    rows = []
+    for layer in model.layers:
+        try:
+            shape = str(tuple(layer.output.shape))
+        except (AttributeError, ValueError):  # layers with several outputs or none
+            shape = "-"
+        rows.append((layer.name, type(layer).__name__, shape))
+    return rows

