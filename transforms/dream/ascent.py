@@ -26,29 +26,32 @@ class OctaveAscent(NamedTuple):
     effective_step: tf.Tensor  # B: mean over steps of the update's RMS per element
 
 
-def random_shift(seed: tf.Tensor, step: tf.Tensor, jitter: tf.Tensor, tile_size: tf.Tensor) -> tf.Tensor:
-    """Seeded roll (dy, dx) for one step: up to +-jitter, plus up to a tile when tiling.
+def step_seed(seed: tf.Tensor, step: tf.Tensor, stream: int) -> tf.Tensor:
+    """A seed per (step, use), from the octave's seed only: never from which images share a
+    batch or what ran before, so the same seed gives the same dream in any order."""
+    per_step = tf.random.experimental.stateless_fold_in(seed, tf.cast(step, tf.int64))
+    return tf.random.experimental.stateless_fold_in(per_step, stream)
 
-    Stateless: it depends on the seed and the step only, never on which images share a batch
-    or what ran before, so the same seed gives the same dream in any order.
+
+def jitter_shift(seed: tf.Tensor, step: tf.Tensor, jitter: tf.Tensor) -> tf.Tensor:
+    """Seeded roll (dy, dx) of up to +-jitter pixels for one step."""
+    return tf.random.stateless_uniform(
+        [2], step_seed(seed, step, 0), minval=-jitter, maxval=jitter + 1, dtype=tf.int32
+    )
+
+
+def tile_bounds(length: tf.Tensor, tile_size: tf.Tensor, offset: tf.Tensor) -> tf.Tensor:
+    """Edges of tiles of tile_size along one side, the grid shifted by `offset` (< tile_size).
+
+    Shifting the grid every step keeps tile edges from staying in one place, which is what
+    the TF tutorial's random roll is for, without the roll's wrap-around seam inside the
+    image. Cuts closer than tile_size/2 to an end are dropped, so every tile is between
+    half and one and a half tile_size long.
     """
-    step_seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(step, tf.int64))
-    jitter_shift = tf.random.stateless_uniform(
-        [2], step_seed, minval=-jitter, maxval=jitter + 1, dtype=tf.int32
-    )
-    tile_seed = tf.random.experimental.stateless_fold_in(step_seed, 1)
-    tile_shift = tf.random.stateless_uniform(
-        [2], tile_seed, minval=0, maxval=tf.maximum(tile_size, 1), dtype=tf.int32
-    )
-    return jitter_shift + tile_shift
-
-
-def tile_bounds(length: tf.Tensor, tile_size: tf.Tensor) -> tf.Tensor:
-    """Edges of ceil(length / tile_size) near-equal tiles: none is smaller than tile_size/2."""
-    count = (length + tile_size - 1) // tile_size
-    return tf.cast(
-        tf.round(tf.linspace(0.0, tf.cast(length, tf.float32), count + 1)), tf.int32
-    )
+    cuts = offset + tile_size * tf.range(length // tile_size + 2)
+    half = tile_size // 2
+    cuts = tf.boolean_mask(cuts, tf.logical_and(cuts >= half, cuts <= length - half))
+    return tf.concat([[0], cuts, [length]], axis=0)
 
 
 def loss_and_gradient(loss_fn: LossFn, images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -59,7 +62,7 @@ def loss_and_gradient(loss_fn: LossFn, images: tf.Tensor) -> tuple[tf.Tensor, tf
 
 
 def tiled_loss_and_gradient(
-    loss_fn: LossFn, images: tf.Tensor, tile_size: tf.Tensor
+    loss_fn: LossFn, images: tf.Tensor, tile_size: tf.Tensor, offset: tf.Tensor
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Gradient tile by tile, so memory follows the tile, not the image (TF tutorial style).
 
@@ -67,7 +70,7 @@ def tiled_loss_and_gradient(
     """
     shape = tf.shape(images)
     height, width = shape[1], shape[2]
-    rows, cols = tile_bounds(height, tile_size), tile_bounds(width, tile_size)
+    rows, cols = tile_bounds(height, tile_size, offset[0]), tile_bounds(width, tile_size, offset[1])
     grads = tf.zeros_like(images)
     weighted_loss = tf.zeros([shape[0]])
     for r in tf.range(tf.size(rows) - 1):
@@ -104,16 +107,24 @@ def compile_octave_ascent(
         jit_compile=jit,
     )
     def ascend(images, iterations, step, max_loss, jitter, tile_size, seed):
-        batch = tf.shape(images)[0]
 
         def keep_going(i, images, losses, steps_run, stopped, update_rms):
             return tf.logical_and(i < iterations, tf.reduce_any(tf.logical_not(stopped)))
 
+        shape = tf.shape(images)
+        # Images that fit in one tile are dreamed whole: tiling is only for those that don't.
+        tiled = tf.logical_and(
+            tile_size > 0, tf.logical_or(shape[1] > tile_size, shape[2] > tile_size)
+        )
+
         def ascent_step(i, images, losses, steps_run, stopped, update_rms):
-            shift = random_shift(seed, i, jitter, tile_size)
+            shift = jitter_shift(seed, i, jitter)
             rolled = tf.roll(images, shift, axis=[1, 2])
-            if tile_size > 0:
-                loss, grads = tiled_loss_and_gradient(loss_fn, rolled, tile_size)
+            if tiled:
+                offset = tf.random.stateless_uniform(
+                    [2], step_seed(seed, i, 1), minval=0, maxval=tile_size, dtype=tf.int32
+                )
+                loss, grads = tiled_loss_and_gradient(loss_fn, rolled, tile_size, offset)
             else:
                 loss, grads = loss_and_gradient(loss_fn, rolled)
             direction = normalize(tf.roll(grads, -shift, axis=[1, 2]))
@@ -138,8 +149,8 @@ def compile_octave_ascent(
             keep_going,
             ascent_step,
             (
-                tf.constant(0), images, losses, tf.zeros([batch], tf.int32),
-                tf.zeros([batch], tf.bool), tf.zeros([batch]),
+                tf.constant(0), images, losses, tf.zeros([shape[0]], tf.int32),
+                tf.zeros([shape[0]], tf.bool), tf.zeros([shape[0]]),
             ),
         )
         effective = update_rms / tf.maximum(tf.cast(steps_run, tf.float32), 1.0)

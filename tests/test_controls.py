@@ -1,0 +1,236 @@
+"""Each dream control on a tiny model: gradient rules, step mode, channels, jitter and seed,
+guide, tiling and batching."""
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from transforms.dream import Dreamer, DreamParams
+from transforms.dream.gradients import NORMALIZERS, GradientRule, normalizer
+from transforms.dream.layers import LayerTerm, parse_layers
+from transforms.dream.objective import dream_loss, guide_loss, guide_vectors
+from transforms.dream.params import GRAD_NORMS
+from transforms.dream.preprocessing import INCEPTION
+
+SHORT = DreamParams(octaves=2, iterations=3, step=2.0, max_loss=None, step_mode="pixel")
+
+
+@pytest.fixture(scope="module")
+def dreamer(tiny_model):
+    return Dreamer(tiny_model, "conv2:1.0,conv3:0.5", INCEPTION, min_input_size=8)
+
+
+@pytest.fixture(scope="module")
+def grads():
+    return tf.random.stateless_normal((1, 13, 17, 3), seed=(3, 4)) * 1e-3
+
+
+# --- gradient rules -------------------------------------------------------------------------
+
+def test_every_rule_is_named_for_the_command_line():
+    assert tuple(NORMALIZERS) == GRAD_NORMS
+
+
+@pytest.mark.parametrize(
+    "rule,definition",
+    [
+        (GradientRule("l2"), lambda g: tf.math.l2_normalize(g)),
+        (GradientRule("std"), lambda g: g / (tf.math.reduce_std(g) + 1e-8)),
+        (GradientRule("mean_abs"), lambda g: g / tf.maximum(tf.reduce_mean(tf.abs(g)), 1e-7)),
+        (GradientRule("clip_value", clip_min=-5e-4, clip_max=1e-3),
+         lambda g: tf.clip_by_value(g, -5e-4, 1e-3)),
+        (GradientRule("clip_norm", clip_norm=1e-2), lambda g: tf.clip_by_norm(g, 1e-2)),
+        (GradientRule("none"), lambda g: g),
+    ],
+    ids=lambda value: value.name if isinstance(value, GradientRule) else "",
+)
+def test_rule_matches_its_tensorflow_definition(rule, definition, grads):
+    np.testing.assert_allclose(normalizer(rule)(grads), definition(grads), rtol=1e-6, atol=1e-12)
+    # In a batch, each image is normalised alone.
+    batch = tf.concat([grads, grads * 7.0, -grads], axis=0)
+    for b in range(3):
+        np.testing.assert_allclose(
+            normalizer(rule)(batch)[b : b + 1], definition(batch[b : b + 1]), rtol=1e-6, atol=1e-12
+        )
+
+
+def test_clip_rules_really_clip(grads):
+    clipped = normalizer(GradientRule("clip_norm", clip_norm=1e-3))(grads)
+    assert float(tf.norm(grads)) > 1e-3 and float(tf.norm(clipped)) == pytest.approx(1e-3, rel=1e-5)
+
+
+@pytest.mark.parametrize("grad_norm", GRAD_NORMS)
+def test_every_rule_dreams(dreamer, photo, grad_norm):
+    params = dataclasses.replace(SHORT, grad_norm=grad_norm, clip_min=-1e-4, clip_max=1e-4)
+    result = dreamer.dream(photo, params)
+    assert np.abs(result.image.astype(int) - photo).mean() > 0.5
+    assert all(np.isfinite(octave.losses).all() for octave in result.octaves)
+
+
+# --- step size --------------------------------------------------------------------------------
+
+def test_pixel_step_mode_moves_every_size_equally(dreamer):
+    for shape in [(40, 40), (120, 160)]:
+        rgb = np.random.default_rng(1).integers(0, 255, shape + (3,), dtype=np.uint8)
+        result = dreamer.dream(rgb, dataclasses.replace(SHORT, step=0.05))
+        for octave in result.octaves:
+            assert octave.effective_step == pytest.approx(0.05, rel=1e-4)
+
+
+def test_classic_l2_step_shrinks_with_image_size(dreamer, photo):
+    result = dreamer.dream(photo, dataclasses.replace(SHORT, step_mode="image", step=5.0))
+    for octave in result.octaves:
+        assert octave.effective_step == pytest.approx(5.0 / (octave.height * octave.width * 3) ** 0.5, rel=1e-4)
+
+
+# --- layers and channels ----------------------------------------------------------------------
+
+def test_layer_text_parses_names_channels_and_weights():
+    assert parse_layers("mixed4:1.0, mixed5[12,40]:2.0,mixed6") == (
+        LayerTerm("mixed4", 1.0), LayerTerm("mixed5", 2.0, (12, 40)), LayerTerm("mixed6", 1.0),
+    )
+
+
+@pytest.mark.parametrize("text", ["", "a:b", "a[x]:1", "a[1,2", "a[-1]"])
+def test_bad_layer_text_says_what_is_expected(text):
+    with pytest.raises(ValueError, match="layer|channels|weight"):
+        parse_layers(text)
+
+
+def test_channel_out_of_range_names_the_range(tiny_model):
+    with pytest.raises(ValueError, match="channels 0-15"):
+        Dreamer(tiny_model, "conv3[3,16]:1", INCEPTION)
+
+
+def test_channel_objective_counts_only_those_channels():
+    activation = tf.random.stateless_normal((2, 9, 9, 6), seed=(5, 6))
+    loss = dream_loss({"a": activation}, "a[1,4]:3")
+    expected = 3.0 * tf.reduce_mean(tf.square(tf.gather(activation[:, 2:-2, 2:-2], [1, 4], axis=-1)), axis=[1, 2, 3])
+    np.testing.assert_allclose(loss, expected, rtol=1e-6)
+
+
+def test_channel_selection_ignores_every_other_channel(tiny_model, photo):
+    """Zeroing the kernels of unselected conv3 channels leaves the dream unchanged."""
+    twin = keras.models.clone_model(tiny_model)
+    twin.set_weights(tiny_model.get_weights())
+    kernel, bias = twin.get_layer("conv3").get_weights()
+    keep = [2, 9]
+    mask = np.zeros(kernel.shape[-1], bool)
+    mask[keep] = True
+    twin.get_layer("conv3").set_weights([kernel * mask, bias * mask])
+    params = dataclasses.replace(SHORT, octaves=1)
+    original = Dreamer(tiny_model, "conv3[2,9]:1", INCEPTION, min_input_size=8).dream(photo, params)
+    masked = Dreamer(twin, "conv3[2,9]:1", INCEPTION, min_input_size=8).dream(photo, params)
+    np.testing.assert_array_equal(original.image, masked.image)
+    everything = Dreamer(twin, "conv3:1", INCEPTION, min_input_size=8).dream(photo, params)
+    np.testing.assert_allclose(everything.octaves[0].losses, np.array(original.octaves[0].losses) * 2 / 16, rtol=1e-4)
+
+
+# --- jitter and seed --------------------------------------------------------------------------
+
+def test_same_seed_is_bit_identical_and_another_seed_differs(dreamer, photo):
+    params = dataclasses.replace(SHORT, jitter=6, seed=11)
+    first, again = dreamer.dream(photo, params), dreamer.dream(photo, params)
+    np.testing.assert_array_equal(first.image, again.image)
+    other = dreamer.dream(photo, dataclasses.replace(params, seed=12))
+    assert np.abs(other.image.astype(int) - first.image).max() > 0
+    no_jitter = dreamer.dream(photo, dataclasses.replace(params, jitter=0))
+    assert np.abs(no_jitter.image.astype(int) - first.image).max() > 0
+
+
+# --- batching ---------------------------------------------------------------------------------
+
+def test_a_batch_dreams_each_image_as_alone(dreamer, photo):
+    rng = np.random.default_rng(2)
+    images = [photo, rng.integers(0, 255, photo.shape, dtype=np.uint8), photo[::-1].copy()]
+    params = dataclasses.replace(SHORT, jitter=4, seed=3, max_loss=None)
+    batched = dreamer.dream_batch(images, params)
+    reordered = dreamer.dream_batch(images[::-1], params)[::-1]
+    for rgb, together, backwards in zip(images, batched, reordered):
+        alone = dreamer.dream(rgb, params)
+        assert np.abs(together.image.astype(int) - alone.image).max() <= 1
+        np.testing.assert_array_equal(together.image, backwards.image)
+        for a, b in zip(together.octaves, alone.octaves):
+            np.testing.assert_allclose(a.losses, b.losses, rtol=1e-5)
+
+
+def test_early_stop_in_a_batch_is_per_image(dreamer, photo):
+    flat = np.full_like(photo, 128)
+    alone = [dreamer.dream(rgb, DreamParams(octaves=1, iterations=6, step=0.01, step_mode="pixel", max_loss=None)) for rgb in (photo, flat)]
+    # Stop between the two images' first losses: one stops after step 1, the other runs on.
+    max_loss = (alone[0].octaves[0].losses[0] + alone[1].octaves[0].losses[0]) / 2
+    params = DreamParams(octaves=1, iterations=6, step=0.01, step_mode="pixel", max_loss=max_loss)
+    together = dreamer.dream_batch([photo, flat], params)
+    singles = [dreamer.dream(rgb, params) for rgb in (photo, flat)]
+    steps_run = [r.octaves[0].steps_run for r in together]
+    assert 1 in steps_run and max(steps_run) > 1
+    for a, b in zip(together, singles):
+        assert a.octaves[0].steps_run == b.octaves[0].steps_run
+        assert np.abs(a.image.astype(int) - b.image).max() <= 1
+
+
+# --- guide ------------------------------------------------------------------------------------
+
+def test_guide_raises_the_dot_product_with_the_guide(tiny_model, photo):
+    rng = np.random.default_rng(4)
+    guide = np.clip(rng.normal(128, 60, (64, 64, 3)), 0, 255).astype(np.uint8)
+    guided = Dreamer(tiny_model, "conv3:1", INCEPTION, min_input_size=8, guide=guide)
+    from transforms.dream.models import feature_extractor
+
+    extractor = feature_extractor(tiny_model, "conv3:1")
+    terms = guided.terms
+    guide_features = guide_vectors(extractor(INCEPTION.preprocess(guide)), terms)
+
+    def objective(rgb):
+        return float(guide_loss(extractor(INCEPTION.preprocess(rgb)), terms, guide_features)[0])
+
+    result = guided.dream(photo, dataclasses.replace(SHORT, octaves=1, iterations=5))
+    assert objective(result.image) > objective(photo) * 1.05
+    np.testing.assert_allclose(result.octaves[0].losses[0], objective(photo), rtol=1e-3)
+    plain = Dreamer(tiny_model, "conv3:1", INCEPTION, min_input_size=8).dream(photo, dataclasses.replace(SHORT, octaves=1, iterations=5))
+    assert np.abs(plain.image.astype(int) - result.image).max() > 0
+
+
+# --- tiling -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("tile_size", [16, 40, 64, 300])
+def test_tiled_loss_matches_untiled(dreamer, photo, tile_size):
+    params = DreamParams(octaves=1, iterations=1, step=1e-6, step_mode="pixel", max_loss=None)
+    untiled = dreamer.dream(photo, params).octaves[0].losses[0]
+    tiled = dreamer.dream(photo, dataclasses.replace(params, tile_size=tile_size)).octaves[0].losses[0]
+    # Tiles see zero padding at their edges instead of their neighbours: a few percent.
+    assert tiled == pytest.approx(untiled, rel=0.1)
+
+
+def test_one_tile_covering_the_image_is_the_untiled_dream(dreamer, photo):
+    params = dataclasses.replace(SHORT, octaves=1)
+    untiled = dreamer.dream(photo, params)
+    tiled = dreamer.dream(photo, dataclasses.replace(params, tile_size=300))
+    np.testing.assert_array_equal(tiled.image, untiled.image)
+    assert tiled.octaves[0].losses == untiled.octaves[0].losses
+
+
+def test_tiles_smaller_than_twice_the_model_minimum_are_refused(dreamer, photo):
+    with pytest.raises(ValueError, match="tile_size must be 0 .* at least 16"):
+        dreamer.dream(photo, dataclasses.replace(SHORT, tile_size=10))
+
+
+# --- invalid values ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        (dict(grad_norm="l3"), "valid: l2, std, mean_abs, clip_value, clip_norm, none"),
+        (dict(step_mode="tile"), "valid: image, pixel"),
+        (dict(jitter=-1), "jitter"),
+        (dict(clip_min=1.0, clip_max=0.0), "clip_min"),
+        (dict(seed=-3), "seed"),
+    ],
+)
+def test_invalid_control_values_list_the_valid_ones(bad, message):
+    with pytest.raises(ValueError, match=message):
+        DreamParams(**bad)
