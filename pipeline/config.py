@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 from pipeline.options import DreamOptions
-from transforms.dream.presets import Preset, get_preset
+from transforms.dream.presets import PARAM_NAMES, PRESETS, Preset, get_preset, preset_from_settings
 
 
 class ConfigError(ValueError):
@@ -27,8 +27,9 @@ class JobConfig:
     inputs: tuple[str, ...]
     input_lists: tuple[str, ...]
     output: str
-    preset: Preset  # with the command line's overrides applied
-    weights: str | None
+    preset: Preset  # the job's settings, with the params file's and command line's applied
+    presets: Mapping[str, Preset]  # every preset a manifest row may name (preset.name included)
+    weights: str | None  # for the job preset's model
     image_format: str
     quality: int
     max_pixels: int
@@ -41,6 +42,9 @@ class JobConfig:
     dream_accelerator: str | None = None
     metadata_format: str = "jsonl"
     report: bool = False
+    preprocessing: str | None = None
+    batch_size: int = 1
+    jit: bool = False
 
     @classmethod
     def from_options(cls, options: DreamOptions) -> "JobConfig":
@@ -50,7 +54,7 @@ class JobConfig:
             raise ConfigError("--output is required: a directory for the results")
         if not 1 <= options.quality <= 100:
             raise ConfigError(f"--quality must be 1-100, got {options.quality}")
-        for name in ("max_pixels", "max_size", "max_bytes", "http_timeout"):
+        for name in ("max_pixels", "max_size", "max_bytes", "http_timeout", "batch_size"):
             value = getattr(options, name)
             if value is not None and value <= 0:
                 raise ConfigError(f"--{name} must be > 0, got {value}")
@@ -58,7 +62,7 @@ class JobConfig:
         if ratio is not None and not 0 <= ratio <= 1:
             raise ConfigError(f"--max_failure_ratio must be within [0, 1], got {ratio}")
         try:
-            preset = _apply_overrides(get_preset(options.preset), options)
+            presets, preset = resolve_presets(options)
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
         return cls(
@@ -66,6 +70,7 @@ class JobConfig:
             input_lists=tuple(options.input_list or ()),
             output=options.output,
             preset=preset,
+            presets=presets,
             weights=options.weights,
             image_format=options.format,
             quality=options.quality,
@@ -79,35 +84,92 @@ class JobConfig:
             dream_accelerator=options.dream_accelerator,
             metadata_format=options.metadata_format,
             report=options.report,
+            preprocessing=options.preprocessing,
+            batch_size=options.batch_size,
+            jit=options.jit,
         )
 
-    def job_metadata(self) -> dict[str, Any]:
+    def weights_for(self, preset: Preset) -> str | None:
+        """--weights belongs to the job preset's model; other models use their own source."""
+        return self.weights if preset.model == self.preset.model else None
+
+    def job_metadata(self, preset: Preset | None = None) -> dict[str, Any]:
         """The settings every metadata record repeats, so each line stands on its own."""
+        preset = preset or self.preset
         return {
-            "preset": self.preset.name,
-            "model": self.preset.model,
-            "weights": self.weights or "default",
-            "layers": dict(self.preset.layers),
-            "params": dataclasses.asdict(self.preset.params),
-            "grad_norm": "l2",
+            "preset": preset.name,
+            "model": preset.model,
+            "weights": self.weights_for(preset) or "default",
+            "layers": [term.as_record() for term in preset.layers],
+            "guide": preset.guide,
+            "params": dataclasses.asdict(preset.params),
+            "grad_norm": preset.params.grad_norm,
             "format": self.image_format,
             "quality": self.quality,
             "max_size": self.max_size,
         }
 
 
-def _apply_overrides(preset: Preset, options: DreamOptions) -> Preset:
-    overrides = {
-        name: getattr(options, name)
-        for name in ("octaves", "octave_scale", "iterations", "step")
-        if getattr(options, name) is not None
-    }
-    if options.max_loss is not None:
-        overrides["max_loss"] = parse_max_loss(options.max_loss)
-    params = dataclasses.replace(preset.params, **overrides)  # validates the values
-    if options.model is None or options.model == preset.model:
-        return dataclasses.replace(preset, params=params)
+# Options that may come from the command line or a params file (command line first).
+PRESET_OPTIONS = ("model", "layers", "guide") + PARAM_NAMES
+
+
+def load_params_file(uri: str) -> dict[str, Any]:
+    """A JSON or YAML mapping of settings (and named presets under 'presets')."""
+    import yaml  # Beam depends on PyYAML; JSON is read by the same safe loader
+
+    from transforms.fetch import read_bytes
+
+    try:
+        settings = yaml.safe_load(read_bytes(uri).decode("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"--params {uri!r} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--params {uri!r} is not valid JSON or YAML: {exc}") from None
+    if not isinstance(settings, dict):
+        raise ConfigError(f"--params {uri!r} must hold a mapping of settings")
+    return settings
+
+
+def resolve_presets(options: DreamOptions) -> tuple[dict[str, Preset], Preset]:
+    """All named presets (built-in and the params file's) and the job's own preset."""
+    file_settings = load_params_file(options.params) if options.params else {}
+    presets = dict(PRESETS)
+    for name, settings in (file_settings.pop("presets", None) or {}).items():
+        if not isinstance(settings, dict):
+            raise ValueError(f"preset {name!r} in --params must be a mapping of settings")
+        presets[name] = preset_from_settings(name, settings, presets)
+    overrides = {k: v for k, v in file_settings.items() if k != "preset"}
+    unknown = sorted(set(overrides) - set(PRESET_OPTIONS))
+    if unknown:
+        raise ValueError(
+            f"unknown setting(s) {', '.join(unknown)} in --params; valid: presets, preset, "
+            + ", ".join(PRESET_OPTIONS)
+        )
+    for name in PRESET_OPTIONS:
+        value = getattr(options, name, None)
+        if value is not None:
+            overrides[name] = parse_max_loss(value) if name == "max_loss" and isinstance(value, str) else value
+    if isinstance(overrides.get("max_loss"), str):
+        overrides["max_loss"] = parse_max_loss(overrides["max_loss"])
+    base_name = file_settings.get("preset") or options.preset
+    base = get_preset(base_name, presets)
+    preset = preset_from_settings(base.name, {"base": base.name, **overrides}, presets) if overrides else base
+    presets = {name: fill_default_layers(p, options.preprocessing) for name, p in presets.items()}
+    presets[preset.name] = fill_default_layers(preset, options.preprocessing)
+    return presets, presets[preset.name]
+
+
+def fill_default_layers(preset: Preset, preprocessing: str | None) -> Preset:
+    """A preset whose model changed without layers gets that model's default layers."""
+    if preset.layers:
+        return preset
     from transforms.dream.models import get_model_spec  # imports Keras: only when needed
 
-    spec = get_model_spec(options.model)
-    return dataclasses.replace(preset, model=spec.name, layers=dict(spec.default_layers), params=params)
+    spec = get_model_spec(preset.model, preprocessing)
+    if not spec.default_layers:
+        raise ValueError(
+            f"model {preset.model!r} has no default layers: pass --layers (see --list_layers "
+            "for its layer names)"
+        )
+    return dataclasses.replace(preset, layers=spec.default_layers)

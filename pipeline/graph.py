@@ -9,8 +9,8 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.config import JobConfig
 from transforms.decode import DecodeImage
 from transforms.parquet_schema import METADATA_SCHEMA, to_parquet_row
-from transforms.dreaming import DreamImage
-from transforms.read import FindInputs, ReadBytes
+from transforms.dreaming import BatchSameSize, DreamImage
+from transforms.read import CheckPreset, FindInputs, ReadBytes
 from transforms.resume import DONE, SkipFinished, settings_key
 from transforms.steps import ERRORS
 from transforms.write import WriteDream
@@ -35,13 +35,19 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
     Every input ends as exactly one line of metadata.jsonl (dreamed now or by an earlier
     run with the same settings) or of errors.jsonl.
     """
-    job = config.job_metadata()
-    key = settings_key(job)
-    inputs = pipeline | "FindInputs" >> FindInputs(config.inputs, config.input_lists)
+    default = config.preset.name
+    jobs = {name: config.job_metadata(preset) for name, preset in config.presets.items()}
+    keys = {name: settings_key(job) for name, job in jobs.items()}
+    found = pipeline | "FindInputs" >> FindInputs(config.inputs, config.input_lists)
+    # A manifest row may name its own preset; unknown names become error records here.
+    checked_presets = found | "CheckPreset" >> beam.ParDo(
+        CheckPreset(config.presets)
+    ).with_outputs(ERRORS, main="ok")
+    inputs = checked_presets.ok
     finished_earlier = []
     if config.skip_existing:
         checked = inputs | "SkipFinished" >> beam.ParDo(
-            SkipFinished(config.output, key)
+            SkipFinished(config.output, keys, default)
         ).with_outputs(DONE, main="todo")
         inputs, finished_earlier = checked.todo, [checked[DONE]]
 
@@ -53,12 +59,20 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
     decoded = read.ok | "Decode" >> beam.ParDo(
         DecodeImage(config.max_pixels, config.max_size)
     ).with_outputs(ERRORS, main="ok")
-    dream = beam.ParDo(DreamImage(config.preset, config.weights, config.require_gpu))
+    weights = {name: config.weights_for(preset) for name, preset in config.presets.items()}
+    dream = beam.ParDo(
+        DreamImage(
+            config.presets, default, weights, config.preprocessing, config.require_gpu, config.jit
+        )
+    )
     if config.dream_accelerator:
         dream = dream.with_resource_hints(accelerator=config.dream_accelerator)
-    dreamed = decoded.ok | "Dream" >> dream.with_outputs(ERRORS, main="ok")
+    to_dream = decoded.ok
+    if config.batch_size > 1:
+        to_dream = to_dream | "BatchSameSize" >> BatchSameSize(config.batch_size, default)
+    dreamed = to_dream | "Dream" >> dream.with_outputs(ERRORS, main="ok")
     written = dreamed.ok | "WriteImage" >> beam.ParDo(
-        WriteDream(config.output, config.image_format, config.quality, job, key)
+        WriteDream(config.output, config.image_format, config.quality, jobs, keys, default)
     ).with_outputs(ERRORS, main="ok")
 
     records = [written.ok, *finished_earlier] | "AllRecords" >> beam.Flatten()
@@ -73,7 +87,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
                 shard_name_template="",
             )
         )
-    errors = (read[ERRORS], decoded[ERRORS], dreamed[ERRORS], written[ERRORS]) | (
+    errors = (checked_presets[ERRORS], read[ERRORS], decoded[ERRORS], dreamed[ERRORS], written[ERRORS]) | (
         "CollectErrors" >> beam.Flatten()
     )
     _write_jsonl(errors, FileSystems.join(config.output, ERRORS_FILE), "Errors")

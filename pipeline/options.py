@@ -5,6 +5,7 @@ import argparse
 
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 
+from transforms.dream.params import GRAD_NORMS, STEP_MODES
 from transforms.dream.presets import DEFAULT_PRESET, PRESETS
 from transforms.fetch import DEFAULT_HTTP_TIMEOUT_S, DEFAULT_MAX_BYTES
 from transforms.imaging import DEFAULT_MAX_PIXELS, FORMATS
@@ -28,13 +29,40 @@ class DreamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS),
-            help="Named settings: "
+            help="Named settings (or one defined in --params): "
             + "; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()),
         )
         parser.add_argument(
+            "--params", default=None,
+            help="JSON or YAML file of settings (any option below by name, e.g. grad_norm, "
+            "layers) and of more named presets under 'presets:'; options given on the "
+            "command line win. See README.",
+        )
+        parser.add_argument(
             "--model", default=None,
-            help="Network to dream with (inception_v3, vgg16); default: the preset's. A model "
-            "other than the preset's uses that model's default layers.",
+            help="Network: vgg16 (offline default), inception_v3, vgg19, resnet50, mobilenet, "
+            "mobilenet_v2, efficientnet_b0, ... any keras.applications class name, or a .keras "
+            "file (local or any Beam filesystem; loaded in Keras' safe mode). Default: the "
+            "preset's. A model other than the preset's uses that model's default layers.",
+        )
+        parser.add_argument(
+            "--preprocessing", default=None, choices=["inception", "caffe", "torch", "raw"],
+            help="Pixel convention of a .keras model (default inception: [-1, 1]); "
+            "keras.applications models know theirs.",
+        )
+        parser.add_argument(
+            "--list_layers", action="store_true", default=False,
+            help="Print the model's layer names and output shapes, then exit.",
+        )
+        parser.add_argument(
+            "--layers", default=None,
+            help="Objective: 'layer[:weight],layer[c1,c2]:weight,...', e.g. "
+            "'mixed4:1.0,mixed5[12,40]:2.0' (channels optional). Default: the preset's.",
+        )
+        parser.add_argument(
+            "--guide", default=None,
+            help="Guide image URI: maximise the dot product with its features (Google's "
+            "guided dreaming) instead of the activations' L2 norm.",
         )
         parser.add_argument(
             "--weights", default=None,
@@ -48,6 +76,43 @@ class DreamOptions(PipelineOptions):
         parser.add_argument(
             "--max_loss", default=None,
             help="Stop an octave after a step whose loss exceeds this; 'none' never stops.",
+        )
+        parser.add_argument(
+            "--grad_norm", default=None, choices=GRAD_NORMS,
+            help="Gradient normalisation: l2 (classic, whole image), std (TF tutorial), "
+            "mean_abs (Keras example), clip_value (--clip_min/--clip_max), clip_norm "
+            "(--clip_norm), none.",
+        )
+        parser.add_argument("--clip_min", type=float, default=None, help="clip_value lower bound.")
+        parser.add_argument("--clip_max", type=float, default=None, help="clip_value upper bound.")
+        parser.add_argument("--clip_norm", type=float, default=None, help="clip_norm's maximum L2 norm.")
+        parser.add_argument(
+            "--step_mode", default=None, choices=STEP_MODES,
+            help="image: step applies to the normalised gradient (classic; with l2 weaker on "
+            "bigger images). pixel: step is the RMS change per pixel at any resolution.",
+        )
+        parser.add_argument(
+            "--jitter", type=int, default=None,
+            help="Roll the image by up to this many pixels each step (seeded), undone after.",
+        )
+        parser.add_argument(
+            "--tile_size", type=int, default=None,
+            help="Compute gradients in tiles of about this size (grid shifted each step) so "
+            "memory stays bounded on big images; 0 (default) dreams images whole.",
+        )
+        parser.add_argument("--seed", type=int, default=None, help="Seed of jitter and tile shifts.")
+        parser.add_argument(
+            "--min_octave_size", type=int, default=None,
+            help="Skip octaves whose shorter side is below this (never below the model's minimum).",
+        )
+        parser.add_argument(
+            "--batch_size", type=int, default=1,
+            help="Dream up to this many same-size images in one pass (GPU workers); results "
+            "are identical to one by one.",
+        )
+        parser.add_argument(
+            "--jit", action="store_true", default=False,
+            help="Compile the octave loop with XLA (see README for when it helps).",
         )
         parser.add_argument("--format", default="png", choices=sorted(FORMATS), help="Output image format.")
         parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (1-100).")

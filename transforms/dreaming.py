@@ -1,55 +1,89 @@
-"""The Dream step: one Dreamer per worker process, shared by all its threads."""
+"""The Dream step: one Dreamer per preset per worker process, shared by all its threads."""
 from __future__ import annotations
 
 import os
 import socket
-from typing import Iterable
+import threading
+from typing import Any, Iterable, Mapping
 
+import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
 
 from transforms.dream.devices import describe_device, enable_gpu_memory_growth, require_gpu
-from transforms.dream.engine import Dreamer
-from transforms.dream.models import get_model_spec
+from transforms.dream.engine import Dreamer, DreamResult
 from transforms.dream.presets import Preset
+from transforms.dreamers import build_dreamer
 from transforms.records import DreamedImage, ImageToDream
 from transforms.steps import METRICS_NAMESPACE, FallibleStep
-from transforms.weights import stage_weights
 
 
-class _LoadedDreamer:
-    """What a worker holds in `shared.Shared`: the Dreamer and the device it runs on."""
+class _LoadedDreamers:
+    """What a worker holds in `shared.Shared`: a Dreamer per preset, built on first use."""
 
-    def __init__(self, dreamer: Dreamer) -> None:
-        self.dreamer = dreamer
+    def __init__(self, build) -> None:
+        self._build = build
+        self._dreamers: dict[str, Dreamer] = {}
+        self._lock = threading.Lock()
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         # Counted at first use: counters only reach the runner from inside process().
-        self.counted = False
+        self.uncounted = 0
+
+    def get(self, name: str) -> Dreamer:
+        with self._lock:
+            if name not in self._dreamers:
+                self._dreamers[name] = self._build(name)
+                self.uncounted += 1
+            return self._dreamers[name]
+
+
+def preset_name(element: ImageToDream, default: str) -> str:
+    return element.source.preset or default
 
 
 class DreamImage(FallibleStep):
+    """ImageToDream -> DreamedImage. With batch_size > 1 it takes lists of same-size images
+    (one preset) and dreams each list in one pass; if a batch fails, its images are retried
+    one by one so that only the bad one becomes an error record."""
+
     step, outcome = "dream", "dreamed"
 
-    def __init__(self, preset: Preset, weights: str | None, gpu_required: bool = False) -> None:
+    def __init__(
+        self,
+        presets: Mapping[str, Preset],
+        default_preset: str,
+        weights: Mapping[str, str | None],
+        preprocessing: str | None = None,
+        gpu_required: bool = False,
+        jit: bool = False,
+    ) -> None:
         super().__init__()
-        self._preset = preset
-        self._weights = weights
+        self._presets = dict(presets)
+        self._default = default_preset
+        self._weights = dict(weights)
+        self._preprocessing = preprocessing
         self._gpu_required = gpu_required
+        self._jit = jit
         # Created at graph construction, so every DoFn copy in a worker process finds the same.
         self._shared_handle = shared.Shared()
         self._models_loaded = Metrics.counter(METRICS_NAMESPACE, "models_loaded")
         # Distributions take integers: milliseconds, and the loss in thousandths.
         self._dream_ms = Metrics.distribution(METRICS_NAMESPACE, "dream_ms")
         self._final_loss_milli = Metrics.distribution(METRICS_NAMESPACE, "final_loss_milli")
-        self._loaded: _LoadedDreamer | None = None
+        self._batch_size = Metrics.distribution(METRICS_NAMESPACE, "batch_size")
+        self._loaded: _LoadedDreamers | None = None
 
-    def _load(self) -> _LoadedDreamer:
+    def _build(self, name: str) -> Dreamer:
+        preset = self._presets[name]
+        return build_dreamer(preset, self._weights.get(name), self._preprocessing, self._jit)
+
+    def _load(self) -> _LoadedDreamers:
         enable_gpu_memory_growth()
         if self._gpu_required:
             require_gpu()  # fail the worker at start, before any image is dreamed on a CPU
-        spec = get_model_spec(self._preset.model)
-        dreamer = Dreamer.from_spec(spec, stage_weights(self._weights), self._preset.layers)
-        return _LoadedDreamer(dreamer)
+        loaded = _LoadedDreamers(self._build)
+        loaded.get(self._default)
+        return loaded
 
     def setup(self) -> None:
         self._loaded = self._shared_handle.acquire(self._load)
@@ -57,13 +91,60 @@ class DreamImage(FallibleStep):
     def uri_of(self, element: ImageToDream) -> str:
         return element.source.uri
 
-    def run(self, element: ImageToDream) -> Iterable[DreamedImage]:
+    def _dreamer(self, name: str) -> Dreamer:
         assert self._loaded is not None, "setup() loads the model"
-        if not self._loaded.counted:
-            self._loaded.counted = True
+        dreamer = self._loaded.get(name)
+        while self._loaded.uncounted:
+            self._loaded.uncounted -= 1
             self._models_loaded.inc()
-        result = self._loaded.dreamer.dream(element.rgb, self._preset.params)
+        return dreamer
+
+    def _emit(self, element: ImageToDream, result: DreamResult) -> DreamedImage:
         self._dream_ms.update(round(result.seconds * 1000))
         if result.octaves[-1].losses:
             self._final_loss_milli.update(round(result.octaves[-1].losses[-1] * 1000))
-        yield DreamedImage(element, result, describe_device(result.device), self._loaded.worker)
+        assert self._loaded is not None
+        return DreamedImage(element, result, describe_device(result.device), self._loaded.worker)
+
+    def run(self, element: ImageToDream) -> Iterable[DreamedImage]:
+        name = preset_name(element, self._default)
+        result = self._dreamer(name).dream(element.rgb, self._presets[name].params)
+        yield self._emit(element, result)
+
+    def process(self, element: Any) -> Iterable[Any]:
+        if not isinstance(element, tuple) or isinstance(element, ImageToDream):
+            yield from super().process(element)
+            return
+        _, batch = element  # ((height, width, preset), [ImageToDream, ...]) from BatchSameSize
+        batch = list(batch)
+        self._batch_size.update(len(batch))
+        try:
+            name = preset_name(batch[0], self._default)
+            results = self._dreamer(name).dream_batch([e.rgb for e in batch], self._presets[name].params)
+            outputs = [self._emit(e, r) for e, r in zip(batch, results)]
+        except Exception:  # find the image that failed: one by one, each its own record
+            for single in batch:
+                yield from super().process(single)
+            return
+        self._succeeded.inc(len(outputs))
+        yield from outputs
+
+
+class BatchSameSize(beam.PTransform):
+    """ImageToDream -> lists of up to batch_size images of one size and one preset."""
+
+    def __init__(self, batch_size: int, default_preset: str) -> None:
+        super().__init__()
+        self._batch_size = batch_size
+        self._default = default_preset
+
+    def expand(self, images: beam.PCollection) -> beam.PCollection:
+        default = self._default
+        return (
+            images
+            | "KeyBySizeAndPreset" >> beam.Map(
+                lambda e: ((e.rgb.shape[0], e.rgb.shape[1], preset_name(e, default)), e)
+            )
+            | "GroupIntoBatches" >> beam.GroupIntoBatches(self._batch_size)
+        )
+

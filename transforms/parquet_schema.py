@@ -1,8 +1,8 @@
 """The fixed Parquet schema of metadata records, and the mapping from a JSON record to it.
 
 Nested, not flattened: per-octave loss traces stay lists inside one row, which pandas
-(pyarrow engine) and BigQuery (REPEATED RECORD) load without hand work. The layer weights,
-a JSON object, become a list of {name, weight}: map keys are not portable across both.
+(pyarrow engine) and BigQuery (REPEATED RECORD) load without hand work. Layers are a list
+of {name, channels, weight} in both forms.
 """
 from __future__ import annotations
 
@@ -32,13 +32,27 @@ METADATA_SCHEMA = pa.schema([
     ("preset", pa.string()),
     ("model", pa.string()),
     ("weights", pa.string()),
-    ("layers", pa.list_(pa.struct([("name", pa.string()), ("weight", pa.float64())]))),
+    ("layers", pa.list_(pa.struct([
+        ("name", pa.string()),
+        ("channels", pa.list_(pa.int32())),
+        ("weight", pa.float64()),
+    ]))),
+    ("guide", pa.string()),
     ("params", pa.struct([
         ("octaves", pa.int32()),
         ("octave_scale", pa.float64()),
         ("iterations", pa.int32()),
         ("step", pa.float64()),
         ("max_loss", pa.float64()),
+        ("grad_norm", pa.string()),
+        ("clip_min", pa.float64()),
+        ("clip_max", pa.float64()),
+        ("clip_norm", pa.float64()),
+        ("step_mode", pa.string()),
+        ("jitter", pa.int32()),
+        ("tile_size", pa.int32()),
+        ("seed", pa.int64()),
+        ("min_octave_size", pa.int32()),
     ])),
     ("grad_norm", pa.string()),
     ("format", pa.string()),
@@ -55,13 +69,9 @@ METADATA_SCHEMA = pa.schema([
 
 
 def to_parquet_row(record: dict[str, Any]) -> dict[str, Any]:
-    row = {name: record.get(name) for name in METADATA_SCHEMA.names}
-    row["layers"] = [{"name": n, "weight": w} for n, w in record["layers"].items()]
-    return row
+    return {name: record.get(name) for name in METADATA_SCHEMA.names}
 
 
 def from_parquet_row(row: dict[str, Any]) -> dict[str, Any]:
     """Inverse of to_parquet_row: the record as metadata.jsonl holds it."""
-    record = dict(row)
-    record["layers"] = {layer["name"]: layer["weight"] for layer in row["layers"]}
-    return record
+    return dict(row)

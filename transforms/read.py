@@ -1,6 +1,7 @@
 """Find the inputs (patterns and manifests), name their outputs, and read their bytes."""
 from __future__ import annotations
 
+import re
 from typing import Iterable, Sequence
 
 import apache_beam as beam
@@ -36,24 +37,33 @@ def check_inputs_exist(patterns: Sequence[str], manifests: Sequence[str]) -> int
 
 
 class MatchPattern(beam.DoFn):
-    """pattern -> (uri, name) per matched file, named relative to the pattern's prefix."""
+    """pattern -> (uri, (name, no preset)) per matched file, named relative to the pattern's prefix."""
 
     def __init__(self) -> None:
         self._matched = Metrics.counter(METRICS_NAMESPACE, "matched")
 
-    def process(self, pattern: str) -> Iterable[tuple[str, str]]:
+    def process(self, pattern: str) -> Iterable[tuple[str, tuple[str, None]]]:
         prefix = glob_prefix(pattern)
         for metadata in FileSystems.match([pattern])[0].metadata_list:
             self._matched.inc()
-            yield metadata.path, output_stem(metadata.path, prefix)
+            yield metadata.path, (output_stem(metadata.path, prefix), None)
 
 
-def parse_manifest_line(line: str) -> list[tuple[str, str]]:
-    """'uri' -> [(uri, name)]; blank lines and '#' comments -> []."""
-    uri = line.strip()
-    if not uri or uri.startswith("#"):
+MANIFEST_HEADER = "uri,preset"
+# A preset column: the text after a line's last comma, when it looks like a preset name (a
+# URI's own commas are followed by path text with '/' or '.', which never matches).
+_PRESET_COLUMN = re.compile(r"^(?P<uri>.+),\s*(?P<preset>[A-Za-z0-9_-]+)$")
+
+
+def parse_manifest_line(line: str) -> list[tuple[str, tuple[str, str | None]]]:
+    """'uri' or 'uri,preset' -> [(uri, (name, preset))]; blank lines, '#' comments and
+    the optional 'uri,preset' header -> []."""
+    text = line.strip()
+    if not text or text.startswith("#") or text.replace(" ", "") == MANIFEST_HEADER:
         return []
-    return [(uri, listed_stem(uri))]
+    match = _PRESET_COLUMN.match(text)
+    uri, preset = (match["uri"].strip(), match["preset"]) if match else (text, None)
+    return [(uri, (listed_stem(uri), preset))]
 
 
 class FindInputs(beam.PTransform):
@@ -81,26 +91,60 @@ class FindInputs(beam.PTransform):
         return (
             named
             | "AllInputs" >> beam.Flatten()
-            # The same file matched or listed twice is one input, under one name.
+            # The same file matched or listed twice is one input, under one name (and the
+            # preset a manifest row gave it, if any).
             | "GroupByUri" >> beam.GroupByKey()
-            | "OneNamePerUri" >> beam.MapTuple(lambda uri, stems: (min(stems), uri))
+            | "OneNamePerUri" >> beam.MapTuple(_one_name)
             # Distinct inputs that claim one name (x.jpg under two patterns) get distinct ones.
             | "GroupByName" >> beam.GroupByKey()
             | "NameOutputs" >> beam.ParDo(NameOutputs())
         )
 
 
+def _one_name(uri: str, claims: Iterable[tuple[str, str | None]]) -> tuple[str, tuple[str, str | None]]:
+    """(uri, [(name, preset), ...]) -> (name, (uri, preset)): the smallest name; a preset
+    any row named, if one did."""
+    claims = sorted(claims, key=lambda claim: (claim[0], claim[1] is None, claim[1] or ""))
+    preset = next((p for _, p in claims if p is not None), None)
+    return claims[0][0], (uri, preset)
+
+
 class NameOutputs(beam.DoFn):
-    """(name, [uri, ...]) -> one InputFile per distinct uri, with a name of its own."""
+    """(name, [(uri, preset), ...]) -> one InputFile per distinct uri, with a name of its own."""
 
     def __init__(self) -> None:
         self._inputs = Metrics.counter(METRICS_NAMESPACE, "inputs")
 
-    def process(self, element: tuple[str, Iterable[str]]) -> Iterable[InputFile]:
-        stem, uris = element
-        for uri, unique_stem in disambiguate(stem, list(uris)):
+    def process(self, element: tuple[str, Iterable[tuple[str, str | None]]]) -> Iterable[InputFile]:
+        stem, claims = element
+        presets = dict(claims)
+        for uri, unique_stem in disambiguate(stem, list(presets)):
             self._inputs.inc()
-            yield InputFile(uri, unique_stem)
+            yield InputFile(uri, unique_stem, presets[uri])
+
+
+class UnknownPresetError(ValueError):
+    """A manifest row names a preset the job does not know."""
+
+
+class CheckPreset(FallibleStep):
+    """Inputs whose manifest row names an unknown preset become error records here."""
+
+    step, outcome = "preset", "preset_checked"
+
+    def __init__(self, presets: Iterable[str]) -> None:
+        super().__init__()
+        self._presets = sorted(presets)
+
+    def uri_of(self, element: InputFile) -> str:
+        return element.uri
+
+    def run(self, element: InputFile) -> Iterable[InputFile]:
+        if element.preset is not None and element.preset not in self._presets:
+            raise UnknownPresetError(
+                f"manifest names preset {element.preset!r}; valid: {', '.join(self._presets)}"
+            )
+        yield element
 
 
 class ReadBytes(FallibleStep):

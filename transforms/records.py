@@ -12,6 +12,7 @@ from transforms.dream.engine import DreamResult
 class InputFile(NamedTuple):
     uri: str
     stem: str  # output path relative to --output, without extension
+    preset: str | None = None  # a manifest row's own preset; None: the job's
 
 
 class ImageBytes(NamedTuple):

@@ -40,18 +40,23 @@ def read_record(path: str) -> dict[str, Any] | None:
 
 
 class SkipFinished(beam.DoFn):
-    """Routes inputs finished earlier with the same settings to DONE (as their record)."""
+    """Routes inputs finished earlier with the same settings to DONE (as their record).
 
-    def __init__(self, output_dir: str, key: str) -> None:
+    `keys` maps each preset name to its settings key; an input's preset is its manifest
+    row's, or `default`.
+    """
+
+    def __init__(self, output_dir: str, keys: Mapping[str, str], default: str) -> None:
         self._output_dir = output_dir
-        self._key = key
+        self._keys = dict(keys)
+        self._default = default
         self._skipped = Metrics.counter(METRICS_NAMESPACE, "skipped")
 
     def process(self, element: InputFile) -> Iterable[Any]:
         record = read_record(record_path(self._output_dir, element.stem))
         if (
             record is not None
-            and record.get("settings_key") == self._key
+            and record.get("settings_key") == self._keys.get(element.preset or self._default)
             and record.get("input_uri") == element.uri
             and FileSystems.exists(record.get("output_uri", ""))
         ):

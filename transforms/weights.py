@@ -1,4 +1,4 @@
-"""Stage a weights file given as any Beam filesystem URI to local disk, once per worker."""
+"""Stage a weights or model file given as any Beam filesystem URI to local disk, once per worker."""
 from __future__ import annotations
 
 import os
@@ -19,7 +19,7 @@ def stage_weights(uri: str | None) -> str | None:
     """A local path for `uri` (None stays None: the model's default source)."""
     if uri is None or is_local(uri):
         if uri is not None and not os.path.isfile(uri):
-            raise FileNotFoundError(f"--weights {uri!r}: no such file")
+            raise FileNotFoundError(f"{uri!r}: no such file")
         return uri
     local = os.path.join(_STAGING_DIR, f"{short_hash(uri)}-{posixpath.basename(uri)}")
     if not os.path.isfile(local):

@@ -66,15 +66,17 @@ class WriteDream(FallibleStep):
     step, outcome = "write", "written"
 
     def __init__(
-        self, output_dir: str, image_format: str, quality: int, job: Mapping[str, Any],
-        settings_key: str,
+        self, output_dir: str, image_format: str, quality: int,
+        jobs: Mapping[str, Mapping[str, Any]], settings_keys: Mapping[str, str], default: str,
     ) -> None:
+        """`jobs` and `settings_keys`: the metadata settings and key of each preset name."""
         super().__init__()
         self._output_dir = output_dir
         self._format = image_format
         self._quality = quality
-        self._job = dict(job)
-        self._settings_key = settings_key
+        self._jobs = {name: dict(job) for name, job in jobs.items()}
+        self._settings_keys = dict(settings_keys)
+        self._default = default
 
     def uri_of(self, element: DreamedImage) -> str:
         return element.decoded.source.uri
@@ -83,7 +85,8 @@ class WriteDream(FallibleStep):
         stem = element.decoded.source.stem
         path = FileSystems.join(self._output_dir, stem + extension(self._format))
         write_atomically(path, encode_image(element.result.image, self._format, self._quality))
-        record = metadata_record(element, path, self._job, self._settings_key)
+        preset = element.decoded.source.preset or self._default
+        record = metadata_record(element, path, self._jobs[preset], self._settings_keys[preset])
         # The record goes last: its presence tells a rerun that this input is finished.
         write_atomically(record_path(self._output_dir, stem), json.dumps(record).encode("utf-8"))
         yield record

@@ -40,6 +40,16 @@ class ModelSpec:
     default_layers: tuple[LayerTerm, ...] = ()
     min_input_size: int = 32
     weights_source: str = ""
+    # The network without its pretrained weights (random init): enough to list and check
+    # layers without a download. None: build(None) needs no download either.
+    architecture: Callable[[], keras.Model] | None = None
+
+    @property
+    def downloads_weights(self) -> bool:
+        return self.architecture is not None
+
+    def layers_model(self) -> keras.Model:
+        return self.architecture() if self.architecture is not None else self.build(None)
 
 
 def ensure_inception_v3_weights() -> str:
@@ -60,14 +70,17 @@ def ensure_inception_v3_weights() -> str:
         ) from exc
 
 
-def _keras_application(constructor: str) -> Callable[[str | None], keras.Model]:
+def _keras_application(constructor: str, weights: str | None) -> keras.Model:
+    return getattr(keras.applications, constructor)(
+        include_top=False, weights=weights, input_shape=(None, None, 3)
+    )
+
+
+def _pretrained_keras_application(constructor: str) -> Callable[[str | None], keras.Model]:
     def build(weights: str | None) -> keras.Model:
-        application = getattr(keras.applications, constructor)
         try:
-            return application(
-                include_top=False, weights=weights or "imagenet", input_shape=(None, None, 3)
-            )
-        except (OSError, ValueError) as exc:  # download refused, or a file of another net
+            return _keras_application(constructor, weights or "imagenet")
+        except Exception as exc:  # Keras raises bare Exception on a failed download
             raise WeightsUnavailableError(
                 f"could not load {constructor} weights from {weights or 'the Keras download'} "
                 f"({type(exc).__name__}: {exc}). Offline? Pass --weights PATH to the "
@@ -138,7 +151,8 @@ def _application_spec(constructor: str) -> ModelSpec:
         layers = DEFAULT_LAYERS["EfficientNetB0"]  # same block names at every width
     return ModelSpec(
         name=SHORT_NAMES.get(constructor, constructor),
-        build=_keras_application(constructor),
+        build=_pretrained_keras_application(constructor),
+        architecture=lambda: _keras_application(constructor, None),
         preprocessing=_preprocessing_for(constructor),
         default_layers=as_terms(layers) if layers else (),
         min_input_size=MIN_INPUT_SIZE.get(constructor, 32),

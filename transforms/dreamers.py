@@ -1,0 +1,28 @@
+"""Build the Dreamer a preset asks for: model (staged if remote), layers, guide image."""
+from __future__ import annotations
+
+from transforms.dream.engine import Dreamer
+from transforms.dream.models import ModelSpec, get_model_spec, is_model_file
+from transforms.dream.presets import Preset
+from transforms.fetch import read_bytes
+from transforms.imaging import decode_image
+from transforms.weights import stage_weights
+
+
+def model_spec_for(preset: Preset, preprocessing: str | None = None) -> ModelSpec:
+    """The preset's network; a .keras file anywhere Beam reads is copied to local disk first."""
+    model = stage_weights(preset.model) if is_model_file(preset.model) else preset.model
+    return get_model_spec(model, preprocessing)
+
+
+def load_guide(uri: str):
+    """The guide image as uint8 RGB, read and decoded like any input."""
+    return decode_image(read_bytes(uri)).rgb
+
+
+def build_dreamer(
+    preset: Preset, weights: str | None = None, preprocessing: str | None = None, jit: bool = False
+) -> Dreamer:
+    spec = model_spec_for(preset, preprocessing)
+    guide = load_guide(preset.guide) if preset.guide else None
+    return Dreamer.from_spec(spec, stage_weights(weights), preset.layers, guide=guide, jit=jit)
