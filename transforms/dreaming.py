@@ -115,7 +115,7 @@ class DreamImage(FallibleStep):
         if not isinstance(element, tuple) or isinstance(element, ImageToDream):
             yield from super().process(element)
             return
-        _, batch = element  # ((height, width, preset), [ImageToDream, ...]) from BatchSameSize
+        _, batch = element  # ('HxW/preset', [ImageToDream, ...]) from BatchSameSize
         batch = list(batch)
         self._batch_size.update(len(batch))
         try:
@@ -142,8 +142,9 @@ class BatchSameSize(beam.PTransform):
         default = self._default
         return (
             images
+            # A text key: deterministic to encode, as the stateful batching needs.
             | "KeyBySizeAndPreset" >> beam.Map(
-                lambda e: ((e.rgb.shape[0], e.rgb.shape[1], preset_name(e, default)), e)
+                lambda e: (f"{e.rgb.shape[0]}x{e.rgb.shape[1]}/{preset_name(e, default)}", e)
             )
             | "GroupIntoBatches" >> beam.GroupIntoBatches(self._batch_size)
         )

@@ -1,0 +1,131 @@
+"""Controls through the whole job: a user's .keras model, a params file with presets, a
+manifest with a preset column, batching, and launch-time validation."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import read_jsonl
+from pipeline.run import main, run
+
+RUNNER = ["--runner", "FnApiRunner"]
+
+
+@pytest.fixture(scope="module")
+def model_file(tiny_model, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    tiny_model.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("in")
+    rng = np.random.default_rng(5)
+    for i in range(4):  # four of one size, so batches fill
+        Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(root / f"same{i}.png")
+    Image.fromarray(rng.integers(0, 256, (50, 46, 3), dtype=np.uint8)).save(root / "other.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def params_file(model_file, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("params") / "params.yaml"
+    path.write_text(
+        f"model: {model_file}\n"
+        "layers: conv2:1.0,conv3[1,5]:2.0\n"
+        "octaves: 2\niterations: 3\nstep: 0.05\nstep_mode: pixel\nmax_loss: none\n"
+        "presets:\n"
+        "  tiny_std:\n"
+        f"    model: {model_file}\n"
+        "    layers: conv3:1\n"
+        "    grad_norm: std\n    step: 0.02\n    iterations: 2\n    octaves: 1\n    jitter: 3\n"
+    )
+    return path
+
+
+def test_manifest_rows_pick_their_preset(images, params_file, tmp_path):
+    manifest = tmp_path / "list.csv"
+    manifest.write_text(
+        "uri,preset\n"
+        f"{images / 'same0.png'}\n"
+        f"{images / 'same1.png'},tiny_std\n"
+        f"{images / 'other.png'},no_such_preset\n"
+    )
+    out = tmp_path / "out"
+    summary = run([f"--input_list={manifest}", f"--output={out}", f"--params={params_file}", *RUNNER])
+    assert (summary.dreamed, summary.failed) == (2, 1)
+    records = {Path(r["input_uri"]).name: r for r in read_jsonl(out / "metadata.jsonl")}
+    default, custom = records["same0.png"], records["same1.png"]
+    assert default["preset"] == "vgg16" and default["model"].endswith("tiny.keras")
+    assert default["layers"] == [
+        {"name": "conv2", "channels": None, "weight": 1.0},
+        {"name": "conv3", "channels": [1, 5], "weight": 2.0},
+    ]
+    assert default["params"]["step_mode"] == "pixel" and default["params"]["max_loss"] is None
+    assert [o["steps_run"] for o in default["octaves"]] == [3, 3]
+    assert default["octaves"][0]["effective_step"] == pytest.approx(0.05, rel=1e-3)
+    assert custom["preset"] == "tiny_std" and custom["grad_norm"] == "std"
+    assert custom["params"]["jitter"] == 3 and [o["steps_run"] for o in custom["octaves"]] == [2]
+    assert default["settings_key"] != custom["settings_key"]
+    (error,) = read_jsonl(out / "errors.jsonl")
+    assert error["step"] == "preset" and "valid: " in error["message"] and "tiny_std" in error["message"]
+
+
+def test_batches_give_the_images_of_one_by_one(images, model_file, tmp_path):
+    common = [f"--input={images}/*.png", f"--model={model_file}", "--layers=conv3:1",
+              "--octaves=2", "--iterations=3", "--step=0.05", "--step_mode=pixel",
+              "--jitter=2", "--seed=9", *RUNNER]
+    single = run([*common, f"--output={tmp_path / 'one'}"])
+    batched = run([*common, f"--output={tmp_path / 'batched'}", "--batch_size=3"])
+    assert single.dreamed == batched.dreamed == 5
+    assert batched.distributions["batch_size"][3] == 3  # (count, sum, min, max)
+    for path in sorted((tmp_path / "one").glob("*.png")):
+        a = np.asarray(Image.open(path), dtype=int)
+        b = np.asarray(Image.open(tmp_path / "batched" / path.name), dtype=int)
+        assert np.abs(a - b).max() <= 1, path.name
+
+
+def test_same_seed_same_output_across_runs(images, model_file, tmp_path):
+    common = [f"--input={images}/same0.png", f"--model={model_file}", "--layers=conv3:1",
+              "--octaves=1", "--iterations=3", "--step=0.05", "--step_mode=pixel", "--jitter=4", *RUNNER]
+    for name, seed in [("a", 1), ("b", 1), ("c", 2)]:
+        run([*common, f"--output={tmp_path / name}", f"--seed={seed}"])
+    a, b, c = (np.asarray(Image.open(tmp_path / n / "same0.png")) for n in "abc")
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a.astype(int) - c).max() > 0
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--layers=conv3[99]:1"], "channels 0-15"),
+        (["--layers=conv9:1"], "unknown layer.*valid: .*conv1"),
+        (["--layers=conv3:x"], "not a number"),
+        (["--tile_size=-1"], "tile_size must be >= 0"),
+        (["--guide=/no/such/guide.png"], "guide image .* does not exist"),
+    ],
+)
+def test_invalid_controls_stop_before_any_input_is_read(images, model_file, tmp_path, capsys, args, message):
+    out = tmp_path / "out"
+    code = main([f"--input={images}/*.png", f"--output={out}", f"--model={model_file}", "--layers=conv3:1", *args, *RUNNER])
+    assert code == 2
+    assert __import__("re").search(message, capsys.readouterr().err)
+    assert not out.exists()
+
+
+def test_params_file_errors_name_the_valid_settings(images, tmp_path, capsys):
+    params = tmp_path / "p.json"
+    params.write_text(json.dumps({"octavez": 3}))
+    code = main([f"--input={images}/*.png", f"--output={tmp_path / 'out'}", f"--params={params}", *RUNNER])
+    assert code == 2 and "unknown setting(s) octavez" in capsys.readouterr().err
+
+
+def test_list_layers_prints_names_and_shapes(model_file, capsys):
+    assert main(["--list_layers", f"--model={model_file}"]) == 0
+    printed = capsys.readouterr().out
+    assert "conv3" in printed and "(None, None, None, 16)" in printed
