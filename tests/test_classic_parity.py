@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import CLASSIC_LAYERS
-from tests.reference_dream import reference_dream
+from bench.classic_loop import reference_dream
 from transforms.dream import Dreamer, DreamParams, get_preset
 from transforms.dream.preprocessing import INCEPTION
 
@@ -14,7 +14,8 @@ from transforms.dream.preprocessing import INCEPTION
 def classic_dreamer(random_inception):
     preset = get_preset("classic")
     assert preset.model == "inception_v3" and {t.name: t.weight for t in preset.layers} == CLASSIC_LAYERS
-    return Dreamer(random_inception, preset.layers, INCEPTION, min_input_size=75)
+    # Unfolded, to compare the loop's math op for op with the reference.
+    return Dreamer(random_inception, preset.layers, INCEPTION, min_input_size=75, fold_batch_norm=False)
 
 
 def test_classic_preset_is_the_seed():
@@ -59,3 +60,26 @@ def test_loss_rises_over_the_steps(classic_dreamer, photo):
     for octave in result.octaves:
         assert all(b > a for a, b in zip(octave.losses, octave.losses[1:])), octave.losses
     assert not np.array_equal(result.image, photo)
+
+
+def test_folded_batch_norms_change_only_float_rounding(random_inception, photo):
+    """The default engine folds BN into convs; short runs agree with the unfolded one
+    (L2 ascent amplifies rounding step by step, so the tolerance grows with the steps)."""
+    import keras
+
+    twin = keras.models.clone_model(random_inception)
+    rng = np.random.default_rng(0)
+    weights = []
+    for layer in twin.layers:  # BN statistics far from identity, so folding really rescales
+        if isinstance(layer, keras.layers.BatchNormalization):
+            mean_beta = [rng.uniform(-0.2, 0.2, w.shape) for w in layer.get_weights()[:-1]]
+            weights.append((layer, [*mean_beta, rng.uniform(0.5, 2.0, layer.get_weights()[-1].shape)]))
+    twin.set_weights(random_inception.get_weights())
+    for layer, values in weights:
+        layer.set_weights([v.astype("float32") for v in values])
+    preset = get_preset("classic")
+    params = DreamParams(octaves=1, iterations=2, step=preset.params.step, max_loss=None)
+    plain = Dreamer(twin, preset.layers, INCEPTION, 75, fold_batch_norm=False).dream(photo, params)
+    folded = Dreamer(twin, preset.layers, INCEPTION, 75).dream(photo, params)
+    np.testing.assert_allclose(folded.octaves[0].losses, plain.octaves[0].losses, rtol=1e-4)
+    assert np.abs(folded.image.astype(int) - plain.image).max() <= 1

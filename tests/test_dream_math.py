@@ -103,3 +103,28 @@ def test_caffe_preprocessing_is_keras_vgg16s():
 def test_unknown_layer_lists_the_valid_ones(tiny_model):
     with pytest.raises(ValueError, match="valid: .*conv1"):
         Dreamer(tiny_model, {"nope": 1.0}, INCEPTION)
+
+
+def test_batch_norm_folding_keeps_outputs_and_objective_layers():
+    import keras
+
+    from transforms.dream.folding import FoldedAway, fold_batch_norms
+
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", use_bias=False, name="c1")(inputs)
+    x = keras.layers.BatchNormalization(name="bn1")(x)
+    x = keras.layers.Conv2D(4, 3, padding="same", name="c2")(keras.layers.ReLU()(x))
+    x = keras.layers.BatchNormalization(scale=False, name="bn2")(x)
+    model = keras.Model(inputs, x)
+    rng = np.random.default_rng(0)
+    for name in ("bn1", "bn2"):
+        layer = model.get_layer(name)
+        layer.set_weights([rng.uniform(0.5, 2.0, w.shape).astype("float32") for w in layer.get_weights()])
+    image = tf.random.stateless_uniform((1, 12, 10, 3), seed=(1, 1))
+    folded = fold_batch_norms(model)
+    assert all(isinstance(folded.get_layer(n), FoldedAway) for n in ("bn1", "bn2"))
+    np.testing.assert_allclose(folded(image), model(image), rtol=1e-5, atol=1e-6)
+    kept = fold_batch_norms(model, keep=["c2"])  # c2's own output is an objective: not folded
+    assert isinstance(kept.get_layer("bn1"), FoldedAway) and not isinstance(kept.get_layer("bn2"), FoldedAway)
+    np.testing.assert_allclose(kept.get_layer("c2").get_weights()[0], model.get_layer("c2").get_weights()[0])

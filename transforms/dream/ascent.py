@@ -83,12 +83,20 @@ def tiled_loss_and_gradient(
 
 
 def compile_octave_ascent(
-    loss_fn: LossFn, rule: GradientRule = GradientRule(), step_mode: str = "image", jit: bool = False
+    loss_fn: LossFn,
+    rule: GradientRule = GradientRule(),
+    step_mode: str = "image",
+    jit: bool = False,
+    tiling: bool = False,
 ) -> Callable[..., OctaveAscent]:
     """Build `ascend(images, iterations, step, max_loss, jitter, tile_size, seed)`.
 
-    max_loss=inf disables the early stop, jitter=0 the jitter, tile_size=0 the tiling.
+    max_loss=inf disables the early stop, jitter=0 the jitter. Only a function built with
+    `tiling` has the tile loop (XLA cannot compile it: tiles have data-dependent shapes);
+    it dreams images that fit in one tile whole.
     """
+    if jit and tiling:
+        raise ValueError("tiling and XLA (jit) do not combine: tiles have dynamic shapes")
     normalize = normalizer(rule)
     if step_mode not in STEP_MODES:
         raise ValueError(f"unknown step_mode {step_mode!r}; valid: {', '.join(STEP_MODES)}")
@@ -113,14 +121,14 @@ def compile_octave_ascent(
 
         shape = tf.shape(images)
         # Images that fit in one tile are dreamed whole: tiling is only for those that don't.
-        tiled = tf.logical_and(
+        tiled = tiling and tf.logical_and(
             tile_size > 0, tf.logical_or(shape[1] > tile_size, shape[2] > tile_size)
         )
 
         def ascent_step(i, images, losses, steps_run, stopped, update_rms):
             shift = jitter_shift(seed, i, jitter)
             rolled = tf.roll(images, shift, axis=[1, 2])
-            if tiled:
+            if tiling and tiled:
                 offset = tf.random.stateless_uniform(
                     [2], step_seed(seed, i, 1), minval=0, maxval=tile_size, dtype=tf.int32
                 )

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from transforms.dream.ascent import compile_octave_ascent
+from transforms.dream.folding import fold_batch_norms
 from transforms.dream.gradients import GradientRule
 from transforms.dream.layers import LayersLike, as_terms
 from transforms.dream.models import ModelSpec, feature_extractor, get_model_spec
@@ -63,11 +64,14 @@ class Dreamer:
         min_input_size: int = 32,
         guide: np.ndarray | None = None,
         jit: bool = False,
+        fold_batch_norm: bool = True,
     ) -> None:
         self.terms = as_terms(layers)
         self.preprocessing = preprocessing
         self.min_input_size = min_input_size
         self.jit = jit
+        if fold_batch_norm:  # same function up to float rounding, fewer ops per step
+            model = fold_batch_norms(model, keep=[term.name for term in self.terms])
         extractor = feature_extractor(model, self.terms)
         if guide is None:
             self.guided = False
@@ -82,7 +86,7 @@ class Dreamer:
                 return guide_loss(extractor(images), self.terms, guide_features)
 
         self.loss_fn = loss_fn
-        self._ascents: dict[tuple[GradientRule, str], object] = {}
+        self._ascents: dict[tuple[GradientRule, str, bool], object] = {}
 
     @classmethod
     def from_spec(
@@ -101,11 +105,13 @@ class Dreamer:
         return cls.from_spec(get_model_spec(name), **kwargs)
 
     def _ascent(self, params: DreamParams):
-        """One compiled octave loop per gradient rule and step mode, built on first use."""
+        """One compiled octave loop per gradient rule, step mode and tiling, built on first use."""
         rule = GradientRule(params.grad_norm, params.clip_min, params.clip_max, params.clip_norm)
-        key = (rule, params.step_mode)
+        key = (rule, params.step_mode, params.tile_size > 0)
         if key not in self._ascents:
-            self._ascents[key] = compile_octave_ascent(self.loss_fn, rule, params.step_mode, self.jit)
+            self._ascents[key] = compile_octave_ascent(
+                self.loss_fn, rule, params.step_mode, self.jit, tiling=params.tile_size > 0
+            )
         return self._ascents[key]
 
     def dream(self, rgb: np.ndarray, params: DreamParams = DreamParams()) -> DreamResult:
