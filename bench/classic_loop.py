@@ -5,13 +5,18 @@ steps, one gradient step per call, NumPy pre/deprocessing.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import tensorflow as tf
 
 
 def reference_dream(model, layer_weights, rgb, octaves=3, octave_scale=1.4, iterations=30,
-                    step=20.0, max_loss=15.0):
-    """Returns (uint8 image, [(shape, [loss per step])] per octave)."""
+                    step=20.0, max_loss=15.0, octave_seconds=None):
+    """Returns (uint8 image, [(shape, [loss per step])] per octave).
+
+    If `octave_seconds` is a list, the wall time of each octave's steps is appended to it.
+    """
     extractor = tf.keras.Model(
         inputs=model.inputs, outputs={n: model.get_layer(n).output for n in layer_weights}
     )
@@ -45,12 +50,15 @@ def reference_dream(model, layer_weights, rgb, octaves=3, octave_scale=1.4, iter
     trace = []
     for shape in shapes:
         image = tf.image.resize(image, shape)
+        started = time.perf_counter()
         losses = []
         for _ in range(iterations):
             loss, image = gradient_ascent_step(image, tf.constant(step))
             losses.append(float(loss))
             if max_loss is not None and loss > max_loss:
                 break
+        if octave_seconds is not None:
+            octave_seconds.append(time.perf_counter() - started)
         trace.append((tuple(shape), losses))
         upscaled_shrunk_original = tf.image.resize(shrunk_original, shape)
         same_size_original = tf.image.resize(original, shape)

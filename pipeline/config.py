@@ -45,6 +45,7 @@ class JobConfig:
     preprocessing: str | None = None
     batch_size: int = 1
     jit: bool = False
+    precision: str = "float32"
 
     @classmethod
     def from_options(cls, options: DreamOptions) -> "JobConfig":
@@ -87,6 +88,7 @@ class JobConfig:
             preprocessing=options.preprocessing,
             batch_size=options.batch_size,
             jit=options.jit,
+            precision=options.precision,
         )
 
     def weights_for(self, preset: Preset) -> str | None:
@@ -104,6 +106,7 @@ class JobConfig:
             "guide": preset.guide,
             "params": dataclasses.asdict(preset.params),
             "grad_norm": preset.params.grad_norm,
+            "precision": self.precision,
             "format": self.image_format,
             "quality": self.quality,
             "max_size": self.max_size,

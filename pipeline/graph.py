@@ -62,7 +62,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
     weights = {name: config.weights_for(preset) for name, preset in config.presets.items()}
     dream = beam.ParDo(
         DreamImage(
-            config.presets, default, weights, config.preprocessing, config.require_gpu, config.jit
+            config.presets, default, weights, config.preprocessing, config.require_gpu,
+            config.jit, config.precision,
         )
     )
     if config.dream_accelerator:

@@ -111,6 +111,12 @@ class DreamOptions(PipelineOptions):
             "are identical to one by one.",
         )
         parser.add_argument(
+            "--precision", default="float32",
+            choices=["float32", "mixed_float16", "mixed_bfloat16"],
+            help="Layers compute in float16/bfloat16 (GPU tensor cores), weights and the image "
+            "stay float32; see README for the tolerance.",
+        )
+        parser.add_argument(
             "--jit", action="store_true", default=False,
             help="Compile the octave loop with XLA (see README for when it helps).",
         )

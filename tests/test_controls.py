@@ -234,3 +234,29 @@ def test_tiles_smaller_than_twice_the_model_minimum_are_refused(dreamer, photo):
 def test_invalid_control_values_list_the_valid_ones(bad, message):
     with pytest.raises(ValueError, match=message):
         DreamParams(**bad)
+
+
+# --- precision --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("precision,level_tolerance", [("mixed_float16", 2), ("mixed_bfloat16", 4)])
+def test_mixed_precision_matches_float32_within_tolerance(tiny_model, photo, precision, level_tolerance):
+    params = DreamParams(octaves=2, iterations=3, step=0.02, step_mode="pixel", max_loss=None)
+    full = Dreamer(tiny_model, "conv2:1,conv3:0.5", INCEPTION, 8).dream(photo, params)
+    mixed = Dreamer(tiny_model, "conv2:1,conv3:0.5", INCEPTION, 8, precision=precision).dream(photo, params)
+    for a, b in zip(mixed.octaves, full.octaves):
+        np.testing.assert_allclose(a.losses, b.losses, rtol=2e-2)
+    diff = np.abs(mixed.image.astype(int) - full.image)
+    assert diff.mean() < 0.5 and diff.max() <= level_tolerance * 4, (diff.mean(), diff.max())
+
+
+def test_loss_scaling_keeps_small_float16_gradients(tiny_model, photo):
+    """Without scaling, 'none' normalisation would see float16-underflowed gradients."""
+    params = DreamParams(octaves=1, iterations=1, step=1e3, grad_norm="none", max_loss=None)
+    full = Dreamer(tiny_model, "conv3:1", INCEPTION, 8).dream(photo, params)
+    mixed = Dreamer(tiny_model, "conv3:1", INCEPTION, 8, precision="mixed_float16").dream(photo, params)
+    np.testing.assert_allclose(mixed.octaves[0].effective_step, full.octaves[0].effective_step, rtol=2e-2)
+
+
+def test_unknown_precision_lists_the_valid_ones(tiny_model):
+    with pytest.raises(ValueError, match="valid: float32, mixed_float16, mixed_bfloat16"):
+        Dreamer(tiny_model, "conv3:1", INCEPTION, precision="float8")

@@ -102,3 +102,13 @@ def test_progress_line_counts_finished_images(tmp_path):
             (records / f"{i}.json").write_text("{}")
         time.sleep(0.2)
     assert "2/5 images done" in stream.getvalue() and "ETA" in stream.getvalue()
+
+
+def test_parquet_schema_has_every_record_field():
+    """Each setting a record repeats has its column, so nothing is dropped on the way."""
+    import dataclasses
+
+    from transforms.dream.params import DreamParams
+
+    params = [field.name for field in METADATA_SCHEMA.field("params").type]
+    assert params == [field.name for field in dataclasses.fields(DreamParams)]

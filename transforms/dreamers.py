@@ -21,8 +21,14 @@ def load_guide(uri: str):
 
 
 def build_dreamer(
-    preset: Preset, weights: str | None = None, preprocessing: str | None = None, jit: bool = False
+    preset: Preset,
+    weights: str | None = None,
+    preprocessing: str | None = None,
+    jit: bool = False,
+    precision: str = "float32",
 ) -> Dreamer:
     spec = model_spec_for(preset, preprocessing)
     guide = load_guide(preset.guide) if preset.guide else None
-    return Dreamer.from_spec(spec, stage_weights(weights), preset.layers, guide=guide, jit=jit)
+    return Dreamer.from_spec(
+        spec, stage_weights(weights), preset.layers, guide=guide, jit=jit, precision=precision
+    )

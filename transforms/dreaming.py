@@ -56,6 +56,7 @@ class DreamImage(FallibleStep):
         preprocessing: str | None = None,
         gpu_required: bool = False,
         jit: bool = False,
+        precision: str = "float32",
     ) -> None:
         super().__init__()
         self._presets = dict(presets)
@@ -64,6 +65,7 @@ class DreamImage(FallibleStep):
         self._preprocessing = preprocessing
         self._gpu_required = gpu_required
         self._jit = jit
+        self._precision = precision
         # Created at graph construction, so every DoFn copy in a worker process finds the same.
         self._shared_handle = shared.Shared()
         self._models_loaded = Metrics.counter(METRICS_NAMESPACE, "models_loaded")
@@ -75,7 +77,9 @@ class DreamImage(FallibleStep):
 
     def _build(self, name: str) -> Dreamer:
         preset = self._presets[name]
-        return build_dreamer(preset, self._weights.get(name), self._preprocessing, self._jit)
+        return build_dreamer(
+            preset, self._weights.get(name), self._preprocessing, self._jit, self._precision
+        )
 
     def _load(self) -> _LoadedDreamers:
         enable_gpu_memory_growth()

@@ -18,6 +18,7 @@ OCTAVE = pa.struct([
     ("steps_run", pa.int32()),
     ("stopped_early", pa.bool_()),
     ("effective_step", pa.float64()),
+    ("seconds", pa.float64()),
 ])
 
 METADATA_SCHEMA = pa.schema([
@@ -55,6 +56,7 @@ METADATA_SCHEMA = pa.schema([
         ("min_octave_size", pa.int32()),
     ])),
     ("grad_norm", pa.string()),
+    ("precision", pa.string()),
     ("format", pa.string()),
     ("quality", pa.int32()),
     ("max_size", pa.int32()),

@@ -54,15 +54,22 @@ def tile_bounds(length: tf.Tensor, tile_size: tf.Tensor, offset: tf.Tensor) -> t
     return tf.concat([[0], cuts, [length]], axis=0)
 
 
-def loss_and_gradient(loss_fn: LossFn, images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+def loss_and_gradient(
+    loss_fn: LossFn, images: tf.Tensor, loss_scale: float = 1.0
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Loss per image and its gradient; `loss_scale` > 1 keeps float16 gradients from
+    underflowing on their way back (undone before returning)."""
     with tf.GradientTape() as tape:
         tape.watch(images)
         loss = loss_fn(images)
-    return loss, tape.gradient(loss, images)
+        scaled = loss * loss_scale if loss_scale != 1.0 else loss
+    grads = tape.gradient(scaled, images)
+    return loss, grads / loss_scale if loss_scale != 1.0 else grads
 
 
 def tiled_loss_and_gradient(
-    loss_fn: LossFn, images: tf.Tensor, tile_size: tf.Tensor, offset: tf.Tensor
+    loss_fn: LossFn, images: tf.Tensor, tile_size: tf.Tensor, offset: tf.Tensor,
+    loss_scale: float = 1.0,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Gradient tile by tile, so memory follows the tile, not the image (TF tutorial style).
 
@@ -76,7 +83,7 @@ def tiled_loss_and_gradient(
     for r in tf.range(tf.size(rows) - 1):
         for c in tf.range(tf.size(cols) - 1):
             y0, y1, x0, x1 = rows[r], rows[r + 1], cols[c], cols[c + 1]
-            loss, tile_grads = loss_and_gradient(loss_fn, images[:, y0:y1, x0:x1, :])
+            loss, tile_grads = loss_and_gradient(loss_fn, images[:, y0:y1, x0:x1, :], loss_scale)
             grads += tf.pad(tile_grads, [[0, 0], [y0, height - y1], [x0, width - x1], [0, 0]])
             weighted_loss += loss * tf.cast((y1 - y0) * (x1 - x0), tf.float32)
     return weighted_loss / tf.cast(height * width, tf.float32), grads
@@ -88,6 +95,7 @@ def compile_octave_ascent(
     step_mode: str = "image",
     jit: bool = False,
     tiling: bool = False,
+    loss_scale: float = 1.0,
 ) -> Callable[..., OctaveAscent]:
     """Build `ascend(images, iterations, step, max_loss, jitter, tile_size, seed)`.
 
@@ -132,9 +140,9 @@ def compile_octave_ascent(
                 offset = tf.random.stateless_uniform(
                     [2], step_seed(seed, i, 1), minval=0, maxval=tile_size, dtype=tf.int32
                 )
-                loss, grads = tiled_loss_and_gradient(loss_fn, rolled, tile_size, offset)
+                loss, grads = tiled_loss_and_gradient(loss_fn, rolled, tile_size, offset, loss_scale)
             else:
-                loss, grads = loss_and_gradient(loss_fn, rolled)
+                loss, grads = loss_and_gradient(loss_fn, rolled, loss_scale)
             direction = normalize(tf.roll(grads, -shift, axis=[1, 2]))
             if step_mode == "pixel":
                 direction = unit_rms(direction)

@@ -18,6 +18,7 @@ from transforms.dream.models import ModelSpec, feature_extractor, get_model_spec
 from transforms.dream.objective import dream_loss, guide_loss, guide_vectors
 from transforms.dream.octaves import octave_shapes
 from transforms.dream.params import DreamParams
+from transforms.dream.precision import LOSS_SCALE, with_precision
 from transforms.dream.preprocessing import Preprocessing
 
 
@@ -34,6 +35,7 @@ class OctaveRecord:
     # Mean RMS change per pixel value of one step, in the model's input units. With the
     # classic l2 rule it is step / sqrt(H*W*3): weaker on bigger images.
     effective_step: float
+    seconds: float = 0.0  # wall time of the octave's ascent (shared by a batch's images)
 
 
 @dataclass
@@ -65,13 +67,16 @@ class Dreamer:
         guide: np.ndarray | None = None,
         jit: bool = False,
         fold_batch_norm: bool = True,
+        precision: str = "float32",
     ) -> None:
         self.terms = as_terms(layers)
         self.preprocessing = preprocessing
         self.min_input_size = min_input_size
         self.jit = jit
+        self.precision = precision
         if fold_batch_norm:  # same function up to float rounding, fewer ops per step
             model = fold_batch_norms(model, keep=[term.name for term in self.terms])
+        model = with_precision(model, precision)
         extractor = feature_extractor(model, self.terms)
         if guide is None:
             self.guided = False
@@ -110,7 +115,8 @@ class Dreamer:
         key = (rule, params.step_mode, params.tile_size > 0)
         if key not in self._ascents:
             self._ascents[key] = compile_octave_ascent(
-                self.loss_fn, rule, params.step_mode, self.jit, tiling=params.tile_size > 0
+                self.loss_fn, rule, params.step_mode, self.jit, tiling=params.tile_size > 0,
+                loss_scale=LOSS_SCALE[self.precision],
             )
         return self._ascents[key]
 
@@ -147,6 +153,7 @@ class Dreamer:
         records: list[list[OctaveRecord]] = [[] for _ in images]
         for index, shape in enumerate(shapes):
             dreamed = tf.image.resize(dreamed, shape)
+            octave_started = time.perf_counter()
             if params.iterations:
                 octave = ascend(
                     dreamed, tf.constant(params.iterations), tf.constant(params.step, tf.float32),
@@ -161,6 +168,7 @@ class Dreamer:
                 losses = np.zeros((0, len(images)))
                 steps_run = np.zeros(len(images), int)
                 stopped, effective = np.zeros(len(images), bool), np.zeros(len(images))
+            octave_seconds = time.perf_counter() - octave_started
             # Put back the detail that shrinking the original lost at this octave's size.
             same_size_original = tf.image.resize(original, shape)
             dreamed += same_size_original - tf.image.resize(shrunk_original, shape)
@@ -175,6 +183,7 @@ class Dreamer:
                         steps_run=int(steps_run[b]),
                         stopped_early=bool(stopped[b]),
                         effective_step=float(effective[b]),
+                        seconds=octave_seconds,
                     )
                 )
         device = dreamed.device.rsplit("device:", 1)[-1]  # ".../device:GPU:0" -> "GPU:0"
