@@ -42,9 +42,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--gpu", action="store_true", help="Let TensorFlow see GPUs (default: CPU only).")
     parser.add_argument("--json", default=str(ROOT / "bench" / "results.json"), help="Where to write results.")
     parser.add_argument("--memory", action="store_true", help="Run the 4096x4096 tiled memory check instead.")
+    parser.add_argument("--precision", default="float32",
+                        help="The engine's --precision (the baseline is always float32).")
+    parser.add_argument("--profile", action="store_true",
+                        help="Profile engine steps at the first size and print where the time goes.")
     parser.add_argument("--memory_size", type=int, default=4096)
     parser.add_argument("--tile_size", type=int, default=512)
-    parser.add_argument("--worker", choices=["baseline", "engine", "memory"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["baseline", "engine", "memory", "profile"], help=argparse.SUPPRESS)
     parser.add_argument("--images_dir", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -99,7 +103,7 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
         from transforms.dream import Dreamer, DreamParams
         from transforms.dream.preprocessing import INCEPTION
 
-        dreamer = Dreamer(model, CLASSIC, INCEPTION, min_input_size=75)
+        dreamer = Dreamer(model, CLASSIC, INCEPTION, min_input_size=75, precision=args.precision)
         params = DreamParams(octaves=args.octaves, iterations=args.iterations, max_loss=15.0)
         for name, rgb in images:
             result = dreamer.dream(rgb, params)
@@ -129,13 +133,52 @@ def run_memory_worker(args: argparse.Namespace) -> dict[str, Any]:
     return {"seconds": result.seconds, "octaves": [[o.height, o.width, o.seconds] for o in result.octaves]}
 
 
+def run_profile_worker(args: argparse.Namespace) -> dict[str, Any]:
+    """Engine steps under TensorFlow's profiler: time per op type, summed over threads."""
+    import collections
+
+    import tensorflow as tf
+
+    from transforms.dream import Dreamer, DreamParams
+    from transforms.dream.preprocessing import INCEPTION
+
+    try:
+        from tsl.profiler.protobuf import xplane_pb2
+    except ImportError:
+        from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    (_, rgb), *_ = load_images(args.images_dir)
+    dreamer = Dreamer(build_model(args.weights), CLASSIC, INCEPTION, 75, precision=args.precision)
+    params = DreamParams(octaves=1, iterations=args.iterations, max_loss=None)
+    dreamer.dream(rgb, params)  # trace outside the profile
+    log_dir = Path(args.images_dir) / "profile"
+    tf.profiler.experimental.start(str(log_dir))
+    wall = dreamer.dream(rgb, params).seconds
+    tf.profiler.experimental.stop()
+    space = xplane_pb2.XSpace()
+    space.ParseFromString(next(log_dir.rglob("*.xplane.pb")).read_bytes())
+    by_op: collections.Counter[str] = collections.Counter()
+    for plane in space.planes:
+        for line in plane.lines:
+            if not line.name.startswith("tf_Compute"):
+                continue
+            for event in line.events:
+                name = plane.event_metadata[event.metadata_id].name
+                if ":" in name:  # 'node/name:OpType' are kernels; the rest is executor bookkeeping
+                    by_op[name.rsplit(":", 1)[1]] += event.duration_ps
+    steps = args.iterations
+    return {"shape": list(rgb.shape[:2]), "seconds_per_step": wall / steps,
+            "op_ms_per_step": {op: ps / 1e9 / steps for op, ps in by_op.most_common(15)}}
+
+
 # --- the parent: spawn, time, compare -----------------------------------------------------------
 
 def spawn(args: argparse.Namespace, worker: str, images_dir: str) -> dict[str, Any]:
     """Run one worker process; wall time and peak RSS measured from outside."""
     command = [sys.executable, "-m", "bench.dream_bench", "--worker", worker, "--images_dir", images_dir,
                "--octaves", str(args.octaves), "--iterations", str(args.iterations),
-               "--memory_size", str(args.memory_size), "--tile_size", str(args.tile_size)]
+               "--memory_size", str(args.memory_size), "--tile_size", str(args.tile_size),
+               "--precision", args.precision]
     if args.weights:
         command += ["--weights", args.weights]
     env = {**os.environ, **QUIET_ENV}
@@ -260,12 +303,22 @@ def summarize(args: argparse.Namespace, runs: dict[str, list[dict]], flops: dict
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.worker:
-        worker = run_memory_worker if args.worker == "memory" else run_worker
+        worker = {"memory": run_memory_worker, "profile": run_profile_worker}.get(args.worker, run_worker)
         print(json.dumps(worker(args)))
         return 0
     machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()}
     with tempfile.TemporaryDirectory() as images_dir:
-        if args.memory:
+        if args.profile:
+            sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")][:1]
+            make_photos(sizes, Path(images_dir))
+            report = spawn(args, "profile", images_dir)
+            result = {"machine": machine, "profile": report}
+            print(f"engine at {report['shape']}: {report['seconds_per_step']:.3f} s per step (wall); "
+                  "kernel time per step, summed over threads:")
+            total = sum(report["op_ms_per_step"].values())
+            for op, ms in report["op_ms_per_step"].items():
+                print(f"  {op:40} {ms:7.1f} ms  {100 * ms / total:5.1f}%")
+        elif args.memory:
             report = spawn(args, "memory", images_dir)
             result = {"machine": machine, "memory_check": {
                 "size": args.memory_size, "tile_size": args.tile_size, "octaves": args.octaves,

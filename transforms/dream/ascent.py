@@ -12,7 +12,7 @@ from typing import Callable, NamedTuple
 
 import tensorflow as tf
 
-from transforms.dream.gradients import PER_IMAGE, GradientRule, normalizer, unit_rms
+from transforms.dream.gradients import GradientRule, normalizer, unit_rms
 
 LossFn = Callable[[tf.Tensor], tf.Tensor]  # BxHxWx3 -> loss per image, B
 STEP_MODES = ("image", "pixel")
@@ -73,19 +73,26 @@ def tiled_loss_and_gradient(
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Gradient tile by tile, so memory follows the tile, not the image (TF tutorial style).
 
+    Tile gradients are collected tile-sized and stitched once per step (row by row through
+    TensorArray concats along the leading axis), never padded to the image's size per tile.
     The loss is the area-weighted mean of the tiles' losses, comparable to the untiled one.
     """
     shape = tf.shape(images)
     height, width = shape[1], shape[2]
     rows, cols = tile_bounds(height, tile_size, offset[0]), tile_bounds(width, tile_size, offset[1])
-    grads = tf.zeros_like(images)
+    row_count, col_count = tf.size(rows) - 1, tf.size(cols) - 1
     weighted_loss = tf.zeros([shape[0]])
-    for r in tf.range(tf.size(rows) - 1):
-        for c in tf.range(tf.size(cols) - 1):
-            y0, y1, x0, x1 = rows[r], rows[r + 1], cols[c], cols[c + 1]
+    grad_rows = tf.TensorArray(tf.float32, size=row_count, infer_shape=False)
+    for r in tf.range(row_count):
+        y0, y1 = rows[r], rows[r + 1]
+        row_tiles = tf.TensorArray(tf.float32, size=col_count, infer_shape=False)
+        for c in tf.range(col_count):
+            x0, x1 = cols[c], cols[c + 1]
             loss, tile_grads = loss_and_gradient(loss_fn, images[:, y0:y1, x0:x1, :], loss_scale)
-            grads += tf.pad(tile_grads, [[0, 0], [y0, height - y1], [x0, width - x1], [0, 0]])
             weighted_loss += loss * tf.cast((y1 - y0) * (x1 - x0), tf.float32)
+            row_tiles = row_tiles.write(c, tf.transpose(tile_grads, [2, 0, 1, 3]))  # w,B,h,3
+        grad_rows = grad_rows.write(r, tf.transpose(row_tiles.concat(), [2, 1, 0, 3]))  # h,B,W,3
+    grads = tf.transpose(grad_rows.concat(), [1, 0, 2, 3])  # B,H,W,3
     return weighted_loss / tf.cast(height * width, tf.float32), grads
 
 
@@ -135,7 +142,8 @@ def compile_octave_ascent(
 
         def ascent_step(i, images, losses, steps_run, stopped, update_rms):
             shift = jitter_shift(seed, i, jitter)
-            rolled = tf.roll(images, shift, axis=[1, 2])
+            # Rolls copy the whole image: skipped without jitter (big images, tight memory).
+            rolled = tf.cond(jitter > 0, lambda: tf.roll(images, shift, axis=[1, 2]), lambda: images)
             if tiling and tiled:
                 offset = tf.random.stateless_uniform(
                     [2], step_seed(seed, i, 1), minval=0, maxval=tile_size, dtype=tf.int32
@@ -143,13 +151,15 @@ def compile_octave_ascent(
                 loss, grads = tiled_loss_and_gradient(loss_fn, rolled, tile_size, offset, loss_scale)
             else:
                 loss, grads = loss_and_gradient(loss_fn, rolled, loss_scale)
-            direction = normalize(tf.roll(grads, -shift, axis=[1, 2]))
+            grads = tf.cond(jitter > 0, lambda: tf.roll(grads, -shift, axis=[1, 2]), lambda: grads)
+            direction = normalize(grads)
             if step_mode == "pixel":
                 direction = unit_rms(direction)
             active = tf.logical_not(stopped)
             # Images that stopped early stay as they are while the rest of the batch goes on.
             update = step * direction * tf.reshape(tf.cast(active, tf.float32), [-1, 1, 1, 1])
-            rms = tf.sqrt(tf.reduce_mean(tf.square(update), axis=PER_IMAGE))
+            # RMS of the update per image, without a squared copy of the image.
+            rms = tf.sqrt(tf.reduce_mean(tf.square(update), axis=[1, 2, 3]))
             # Like the seed: the step is taken, then the octave stops if its loss was too high.
             return (
                 i + 1,

@@ -152,7 +152,7 @@ class Dreamer:
         shrunk_original = tf.image.resize(original, shapes[0])
         records: list[list[OctaveRecord]] = [[] for _ in images]
         for index, shape in enumerate(shapes):
-            dreamed = tf.image.resize(dreamed, shape)
+            dreamed = _resized(dreamed, shape)
             octave_started = time.perf_counter()
             if params.iterations:
                 octave = ascend(
@@ -170,7 +170,7 @@ class Dreamer:
                 stopped, effective = np.zeros(len(images), bool), np.zeros(len(images))
             octave_seconds = time.perf_counter() - octave_started
             # Put back the detail that shrinking the original lost at this octave's size.
-            same_size_original = tf.image.resize(original, shape)
+            same_size_original = _resized(original, shape)
             dreamed += same_size_original - tf.image.resize(shrunk_original, shape)
             shrunk_original = same_size_original
             for b, octaves in enumerate(records):
@@ -192,3 +192,10 @@ class Dreamer:
             DreamResult(self.preprocessing.deprocess(dreamed[b : b + 1]), octaves, seconds, device)
             for b, octaves in enumerate(records)
         ]
+
+
+def _resized(images: tf.Tensor, shape: tuple[int, int]) -> tf.Tensor:
+    """Resize to `shape`; already that size: the same tensor (no full-size copy)."""
+    if tuple(images.shape[1:3]) == tuple(shape):
+        return images
+    return tf.image.resize(images, shape)
