@@ -148,7 +148,8 @@ def run_profile_worker(args: argparse.Namespace) -> dict[str, Any]:
         from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     (_, rgb), *_ = load_images(args.images_dir)
-    dreamer = Dreamer(build_model(args.weights), CLASSIC, INCEPTION, 75, precision=args.precision)
+    dreamer = Dreamer(build_model(args.weights), CLASSIC, INCEPTION, 75, precision=args.precision,
+                      fold_batch_norm=os.environ.get("BENCH_NO_FOLD") is None)
     params = DreamParams(octaves=1, iterations=args.iterations, max_loss=None)
     dreamer.dream(rgb, params)  # trace outside the profile
     log_dir = Path(args.images_dir) / "profile"
@@ -164,7 +165,8 @@ def run_profile_worker(args: argparse.Namespace) -> dict[str, Any]:
                 continue
             for event in line.events:
                 name = plane.event_metadata[event.metadata_id].name
-                if ":" in name:  # 'node/name:OpType' are kernels; the rest is executor bookkeeping
+                # 'node/name:OpType' are kernels; ExecutorState::Process spans enclose them.
+                if ":" in name and not name.startswith("ExecutorState"):
                     by_op[name.rsplit(":", 1)[1]] += event.duration_ps
     steps = args.iterations
     return {"shape": list(rgb.shape[:2]), "seconds_per_step": wall / steps,

@@ -67,9 +67,11 @@ def loss_and_gradient(
     return loss, grads / loss_scale if loss_scale != 1.0 else grads
 
 
+GradientFn = Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]  # images -> (loss, gradient)
+
+
 def tiled_loss_and_gradient(
-    loss_fn: LossFn, images: tf.Tensor, tile_size: tf.Tensor, offset: tf.Tensor,
-    loss_scale: float = 1.0,
+    gradient: GradientFn, images: tf.Tensor, tile_size: tf.Tensor, offset: tf.Tensor
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Gradient tile by tile, so memory follows the tile, not the image (TF tutorial style).
 
@@ -88,7 +90,7 @@ def tiled_loss_and_gradient(
         row_tiles = tf.TensorArray(tf.float32, size=col_count, infer_shape=False)
         for c in tf.range(col_count):
             x0, x1 = cols[c], cols[c + 1]
-            loss, tile_grads = loss_and_gradient(loss_fn, images[:, y0:y1, x0:x1, :], loss_scale)
+            loss, tile_grads = gradient(images[:, y0:y1, x0:x1, :])
             weighted_loss += loss * tf.cast((y1 - y0) * (x1 - x0), tf.float32)
             row_tiles = row_tiles.write(c, tf.transpose(tile_grads, [2, 0, 1, 3]))  # w,B,h,3
         grad_rows = grad_rows.write(r, tf.transpose(row_tiles.concat(), [2, 1, 0, 3]))  # h,B,W,3
@@ -112,6 +114,20 @@ def compile_octave_ascent(
     """
     if jit and tiling:
         raise ValueError("tiling and XLA (jit) do not combine: tiles have dynamic shapes")
+
+    def gradient(images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return loss_and_gradient(loss_fn, images, loss_scale)
+
+    if not jit:
+        # Its own function body, never inlined into the loop: TensorFlow's oneDNN rewrites
+        # skip ops inside while-loop frames, and MaxPoolGrad then ran on a kernel ~10x
+        # slower, costing ~20% of an InceptionV3 step on CPU (see bench/ --profile).
+        gradient = tf.function(
+            gradient,
+            input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
+            reduce_retracing=True,
+            experimental_attributes={"_noinline": True},
+        )
     normalize = normalizer(rule)
     if step_mode not in STEP_MODES:
         raise ValueError(f"unknown step_mode {step_mode!r}; valid: {', '.join(STEP_MODES)}")
@@ -148,9 +164,9 @@ def compile_octave_ascent(
                 offset = tf.random.stateless_uniform(
                     [2], step_seed(seed, i, 1), minval=0, maxval=tile_size, dtype=tf.int32
                 )
-                loss, grads = tiled_loss_and_gradient(loss_fn, rolled, tile_size, offset, loss_scale)
+                loss, grads = tiled_loss_and_gradient(gradient, rolled, tile_size, offset)
             else:
-                loss, grads = loss_and_gradient(loss_fn, rolled, loss_scale)
+                loss, grads = gradient(rolled)
             grads = tf.cond(jitter > 0, lambda: tf.roll(grads, -shift, axis=[1, 2]), lambda: grads)
             direction = normalize(grads)
             if step_mode == "pixel":
