@@ -40,7 +40,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--iterations", type=int, default=30, help="Steps per octave (classic: 30).")
     parser.add_argument("--weights", default=None, help="InceptionV3 no-top weights file; default: seeded random.")
     parser.add_argument("--gpu", action="store_true", help="Let TensorFlow see GPUs (default: CPU only).")
-    parser.add_argument("--json", default=str(ROOT / "bench" / "results.json"), help="Where to write results.")
+    parser.add_argument("--json", default=None,
+                        help="Where to write results (default bench/results.json, bench/memory.json "
+                        "with --memory, bench/profile.json with --profile).")
     parser.add_argument("--memory", action="store_true", help="Run the 4096x4096 tiled memory check instead.")
     parser.add_argument("--precision", default="float32",
                         help="The engine's --precision (the baseline is always float32).")
@@ -340,8 +342,10 @@ def main(argv: list[str] | None = None) -> int:
             result = {"machine": machine, "settings": vars(args),
                       **summarize(args, runs, step_gflop(shapes, args.weights), matmul_peak_gflops())}
             print_table(result)
-    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"results: {args.json}")
+    mode = "memory" if args.memory else "profile" if args.profile else "results"
+    target = Path(args.json or ROOT / "bench" / f"{mode}.json")
+    target.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"results: {target}")
     return 0
 
 

@@ -26,6 +26,8 @@ VARIANTS = [
     ("block3", "layers block3_conv3", "block3_conv3:1", {}, None),
     ("channels", "layers block5_conv1[12,40,200]", "block5_conv1[12,40,200]:1", {"step": 1600.0}, None),
     ("guide", "guide: coffee.jpg", None, {"step": 1600.0}, GUIDE),
+    ("block5", "layers block5_conv3", "block5_conv3:1", {"step": 1600.0}, None),
+    ("octaves", "4 octaves, scale 1.6, jitter 8", None, {"octaves": 4, "octave_scale": 1.6, "jitter": 8, "seed": 7}, None),
 ]
 
 
