@@ -68,3 +68,11 @@ def test_accelerator_hint_on_the_dream_step_only():
         "beam:resources:accelerator:v1" not in components.environments[t.environment_id].resource_hints
         for t in others
     )
+
+
+def test_batched_mixed_precision_job_builds():
+    job = build_job(["--batch_size=4", "--precision=mixed_float16", f"--dream_accelerator={L4}"])
+    names = [t.unique_name for t in job.proto_pipeline.components.transforms.values()]
+    assert any(n.startswith("BatchSameSize/GroupIntoBatches") for n in names)
+    dream = dream_transform(job.proto_pipeline)
+    assert dream.environment_id

@@ -57,3 +57,39 @@ def test_unreachable_imagenet_weights_name_the_offline_alternative(monkeypatch, 
 def test_unknown_model_lists_the_valid_ones():
     with pytest.raises(ValueError, match="valid: vgg16, inception_v3, .*InceptionV3"):
         Dreamer.from_name("alexnet")
+
+
+@pytest.mark.parametrize("name", [n for n in models.MODELS if n != "vgg16"])
+def test_every_named_model_has_valid_default_layers(name):
+    """Each registered network builds (architecture only, no download) and its default
+    objective names real layers of it; its pixel convention is its family's."""
+    spec = get_model_spec(name)
+    assert spec.default_layers and spec.downloads_weights
+    model = spec.layers_model()
+    models.check_terms(model, spec.default_layers)
+    expected = {"vgg19": "caffe", "resnet50": "caffe", "densenet121": "torch", "efficientnet_b0": "raw"}
+    assert spec.preprocessing.name == expected.get(name, "inception")
+
+
+@pytest.mark.parametrize("name", ["MobileNetV2", "mobilenet_v2", "efficientnetb0", "ConvNeXtTiny"])
+def test_keras_application_names_in_any_spelling(name):
+    spec = get_model_spec(name)
+    assert spec.downloads_weights
+    if name == "ConvNeXtTiny":  # no default layers: --layers is needed, and the job says so
+        assert spec.default_layers == () and spec.preprocessing.name == "raw"
+
+
+def test_a_wrong_weights_file_names_the_way_out(tmp_path):
+    bad = tmp_path / "not_weights.h5"
+    bad.write_bytes(b"not an h5 file")
+    with pytest.raises(WeightsUnavailableError, match="--weights PATH"):
+        get_model_spec("resnet50").build(str(bad))
+
+
+def test_a_user_keras_file_is_loaded_in_safe_mode(tmp_path, tiny_model):
+    path = tmp_path / "mine.keras"
+    tiny_model.save(path)
+    spec = get_model_spec(str(path), preprocessing="caffe")
+    assert spec.preprocessing.name == "caffe" and not spec.downloads_weights
+    loaded = spec.build(None)
+    np.testing.assert_array_equal(loaded.get_layer("conv3").get_weights()[0], tiny_model.get_layer("conv3").get_weights()[0])
