@@ -260,3 +260,14 @@ def test_loss_scaling_keeps_small_float16_gradients(tiny_model, photo):
 def test_unknown_precision_lists_the_valid_ones(tiny_model):
     with pytest.raises(ValueError, match="valid: float32, mixed_float16, mixed_bfloat16"):
         Dreamer(tiny_model, "conv3:1", INCEPTION, precision="float8")
+
+
+def test_jit_dreams_untiled_and_leaves_tiled_dreams_to_the_graph(tiny_model, photo):
+    params = DreamParams(octaves=1, iterations=2, step=0.02, step_mode="pixel", max_loss=None)
+    jitted = Dreamer(tiny_model, "conv3:1", INCEPTION, 8, jit=True)
+    plain = Dreamer(tiny_model, "conv3:1", INCEPTION, 8)
+    np.testing.assert_allclose(jitted.dream(photo, params).octaves[0].losses,
+                               plain.dream(photo, params).octaves[0].losses, rtol=1e-4)
+    tiled = dataclasses.replace(params, tile_size=64)
+    np.testing.assert_allclose(jitted.dream(photo, tiled).octaves[0].losses,
+                               plain.dream(photo, tiled).octaves[0].losses, rtol=1e-4)

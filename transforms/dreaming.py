@@ -36,6 +36,12 @@ class _LoadedDreamers:
                 self.uncounted += 1
             return self._dreamers[name]
 
+    def take_uncounted(self) -> int:
+        """Models built since the last call, for the models_loaded counter (any thread)."""
+        with self._lock:
+            count, self.uncounted = self.uncounted, 0
+            return count
+
 
 def preset_name(element: ImageToDream, default: str) -> str:
     return element.source.preset or default
@@ -98,9 +104,9 @@ class DreamImage(FallibleStep):
     def _dreamer(self, name: str) -> Dreamer:
         assert self._loaded is not None, "setup() loads the model"
         dreamer = self._loaded.get(name)
-        while self._loaded.uncounted:
-            self._loaded.uncounted -= 1
-            self._models_loaded.inc()
+        loaded = self._loaded.take_uncounted()
+        if loaded:
+            self._models_loaded.inc(loaded)
         return dreamer
 
     def _emit(self, element: ImageToDream, result: DreamResult) -> DreamedImage:

@@ -114,8 +114,11 @@ class Dreamer:
         rule = GradientRule(params.grad_norm, params.clip_min, params.clip_max, params.clip_norm)
         key = (rule, params.step_mode, params.tile_size > 0)
         if key not in self._ascents:
+            tiling = params.tile_size > 0
+            # XLA cannot compile the tile loop (data-dependent tile shapes): tiled dreams run
+            # without it.
             self._ascents[key] = compile_octave_ascent(
-                self.loss_fn, rule, params.step_mode, self.jit, tiling=params.tile_size > 0,
+                self.loss_fn, rule, params.step_mode, self.jit and not tiling, tiling=tiling,
                 loss_scale=LOSS_SCALE[self.precision],
             )
         return self._ascents[key]
