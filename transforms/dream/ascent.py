@@ -109,28 +109,29 @@ def compile_octave_ascent(
     """Build `ascend(images, iterations, step, max_loss, jitter, tile_size, seed)`.
 
     max_loss=inf disables the early stop, jitter=0 the jitter. Only a function built with
-    `tiling` has the tile loop (XLA cannot compile it: tiles have data-dependent shapes);
-    it dreams images that fit in one tile whole.
+    `tiling` has the tile loop; it dreams images that fit in one tile whole. `jit` compiles
+    the loss-and-gradient body with XLA (not with tiling: every tile shape would compile).
     """
+    normalize = normalizer(rule)
+    if step_mode not in STEP_MODES:
+        raise ValueError(f"unknown step_mode {step_mode!r}; valid: {', '.join(STEP_MODES)}")
     if jit and tiling:
-        raise ValueError("tiling and XLA (jit) do not combine: tiles have dynamic shapes")
+        raise ValueError("tiling and XLA (jit) do not combine: tiles have changing shapes")
 
     def gradient(images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return loss_and_gradient(loss_fn, images, loss_scale)
 
-    if not jit:
-        # Its own function body, never inlined into the loop: TensorFlow's oneDNN rewrites
-        # skip ops inside while-loop frames, and MaxPoolGrad then ran on a kernel ~10x
-        # slower, costing ~20% of an InceptionV3 step on CPU (see bench/ --profile).
-        gradient = tf.function(
-            gradient,
-            input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
-            reduce_retracing=True,
-            experimental_attributes={"_noinline": True},
-        )
-    normalize = normalizer(rule)
-    if step_mode not in STEP_MODES:
-        raise ValueError(f"unknown step_mode {step_mode!r}; valid: {', '.join(STEP_MODES)}")
+    # Its own function body, never inlined into the loop: TensorFlow's oneDNN rewrites skip
+    # ops inside while-loop frames, and MaxPoolGrad then ran on a kernel ~10x slower, costing
+    # ~20% of an InceptionV3 step on CPU (see bench/ --profile). With jit, XLA compiles this
+    # body once per image shape; the loop around it stays a TensorFlow loop.
+    gradient = tf.function(
+        gradient,
+        input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
+        reduce_retracing=True,
+        jit_compile=jit or None,
+        experimental_attributes=None if jit else {"_noinline": True},
+    )
 
     @tf.function(
         input_signature=[
@@ -143,7 +144,6 @@ def compile_octave_ascent(
             tf.TensorSpec([2], tf.int64),
         ],
         reduce_retracing=True,
-        jit_compile=jit,
     )
     def ascend(images, iterations, step, max_loss, jitter, tile_size, seed):
 
