@@ -19,7 +19,10 @@ def crop_border(activation: tf.Tensor, border: int = BORDER) -> tf.Tensor:
     height, width = tf.shape(activation)[1], tf.shape(activation)[2]
     crop_h = tf.where(height > 2 * border, border, 0)
     crop_w = tf.where(width > 2 * border, border, 0)
-    return activation[:, crop_h : height - crop_h, crop_w : width - crop_w, :]
+    # tf.slice, not [a:b] indexing: its gradient is a Pad, where StridedSliceGrad cost 7% of
+    # an InceptionV3 step on CPU (bench/ --profile).
+    begin = [0, crop_h, crop_w, 0]
+    return tf.slice(activation, begin, [-1, height - 2 * crop_h, width - 2 * crop_w, -1])
 
 
 def term_activation(features: Mapping[str, tf.Tensor], term: LayerTerm) -> tf.Tensor:
