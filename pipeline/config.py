@@ -152,8 +152,8 @@ def resolve_presets(options: DreamOptions) -> tuple[dict[str, Preset], Preset]:
     for name in PRESET_OPTIONS:
         value = getattr(options, name, None)
         if value is not None:
-            overrides[name] = parse_max_loss(value) if name == "max_loss" and isinstance(value, str) else value
-    if isinstance(overrides.get("max_loss"), str):
+            overrides[name] = value
+    if isinstance(overrides.get("max_loss"), str):  # 'none' or a number, as text
         overrides["max_loss"] = parse_max_loss(overrides["max_loss"])
     base_name = file_settings.get("preset") or options.preset
     base = get_preset(base_name, presets)

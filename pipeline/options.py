@@ -28,7 +28,7 @@ class DreamOptions(PipelineOptions):
             help="Directory for dreamed images, metadata.jsonl and errors.jsonl.",
         )
         parser.add_argument(
-            "--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS),
+            "--preset", default=DEFAULT_PRESET,
             help="Named settings (or one defined in --params): "
             + "; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()),
         )
@@ -118,7 +118,8 @@ class DreamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--jit", action="store_true", default=False,
-            help="Compile the octave loop with XLA (see README for when it helps).",
+            help="Compile each step's loss and gradient with XLA, once per image shape (slower "
+            "on CPUs; see README).",
         )
         parser.add_argument("--format", default="png", choices=sorted(FORMATS), help="Output image format.")
         parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (1-100).")

@@ -129,3 +129,17 @@ def test_list_layers_prints_names_and_shapes(model_file, capsys):
     assert main(["--list_layers", f"--model={model_file}"]) == 0
     printed = capsys.readouterr().out
     assert "conv3" in printed and "(None, None, None, 16)" in printed
+
+
+def test_preset_defined_in_a_params_file_is_chosen_by_name(images, params_file, tmp_path):
+    out = tmp_path / "out"
+    summary = run([f"--input={images}/same0.png", f"--output={out}", f"--params={params_file}",
+                   "--preset=tiny_std", *RUNNER])
+    assert summary.dreamed == 1
+    (record,) = read_jsonl(out / "metadata.jsonl")
+    assert record["preset"] == "tiny_std" and record["grad_norm"] == "std"
+
+
+def test_unknown_preset_lists_the_valid_ones(images, tmp_path, capsys):
+    code = main([f"--input={images}/*.png", f"--output={tmp_path / 'out'}", "--preset=nope", *RUNNER])
+    assert code == 2 and "valid: classic, tutorial, keras2, vgg16, vgg16_jitter" in capsys.readouterr().err
