@@ -143,3 +143,26 @@ def test_preset_defined_in_a_params_file_is_chosen_by_name(images, params_file, 
 def test_unknown_preset_lists_the_valid_ones(images, tmp_path, capsys):
     code = main([f"--input={images}/*.png", f"--output={tmp_path / 'out'}", "--preset=nope", *RUNNER])
     assert code == 2 and "valid: classic, tutorial, keras2, vgg16, vgg16_jitter" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "line,expected",
+    [
+        ("photos/a.jpg", ("photos/a.jpg", None)),
+        ("photos/a.jpg,strong", ("photos/a.jpg", "strong")),
+        ("photos/a.jpg, vgg16_jitter ", ("photos/a.jpg", "vgg16_jitter")),
+        ("http://host/x,y.jpg", ("http://host/x,y.jpg", None)),
+        ("http://host/x,y.jpg,dots", ("http://host/x,y.jpg", "dots")),
+    ],
+)
+def test_manifest_rows_with_and_without_a_preset_column(line, expected):
+    from transforms.read import parse_manifest_line
+
+    ((uri, (_, preset)),) = parse_manifest_line(line)
+    assert (uri, preset) == expected
+
+
+def test_manifest_header_and_comments_are_skipped():
+    from transforms.read import parse_manifest_line
+
+    assert parse_manifest_line("uri,preset") == parse_manifest_line("# note") == parse_manifest_line("  ") == []

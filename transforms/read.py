@@ -50,8 +50,8 @@ class MatchPattern(beam.DoFn):
 
 
 MANIFEST_HEADER = "uri,preset"
-# A preset column: the text after a line's last comma, when it looks like a preset name (a
-# URI's own commas are followed by path text with '/' or '.', which never matches).
+# A preset column: the text after a line's last comma, when it looks like a preset name.
+# A comma inside a URI is usually followed by a path or file name ('/' or '.'), which does not.
 _PRESET_COLUMN = re.compile(r"^(?P<uri>.+),\s*(?P<preset>[A-Za-z0-9_-]+)$")
 
 
