@@ -13,9 +13,9 @@ from typing import Callable, NamedTuple
 import tensorflow as tf
 
 from transforms.dream.gradients import GradientRule, normalizer, unit_rms
+from transforms.dream.params import STEP_MODES
 
 LossFn = Callable[[tf.Tensor], tf.Tensor]  # BxHxWx3 -> loss per image, B
-STEP_MODES = ("image", "pixel")
 
 
 class OctaveAscent(NamedTuple):
@@ -46,7 +46,7 @@ def tile_bounds(length: tf.Tensor, tile_size: tf.Tensor, offset: tf.Tensor) -> t
     Shifting the grid every step keeps tile edges from staying in one place, which is what
     the TF tutorial's random roll is for, without the roll's wrap-around seam inside the
     image. Cuts closer than tile_size/2 to an end are dropped, so every tile is between
-    half and one and a half tile_size long.
+    half and one and a half tile_size long (a side shorter than that is one tile).
     """
     cuts = offset + tile_size * tf.range(length // tile_size + 2)
     half = tile_size // 2
