@@ -271,3 +271,10 @@ def test_jit_dreams_untiled_and_leaves_tiled_dreams_to_the_graph(tiny_model, pho
     tiled = dataclasses.replace(params, tile_size=64)
     np.testing.assert_allclose(jitted.dream(photo, tiled).octaves[0].losses,
                                plain.dream(photo, tiled).octaves[0].losses, rtol=1e-4)
+
+
+def test_min_octave_size_skips_small_octaves(dreamer, photo):
+    params = dataclasses.replace(SHORT, octaves=3, min_octave_size=150)
+    shapes = [(o.height, o.width) for o in dreamer.dream(photo, params).octaves]
+    assert shapes == [(200, 264)]  # 142x188 and 101x134 are below 150
+    assert len(dreamer.dream(photo, dataclasses.replace(params, min_octave_size=0)).octaves) == 3

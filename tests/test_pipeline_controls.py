@@ -166,3 +166,15 @@ def test_manifest_header_and_comments_are_skipped():
     from transforms.read import parse_manifest_line
 
     assert parse_manifest_line("uri,preset") == parse_manifest_line("# note") == parse_manifest_line("  ") == []
+
+
+def test_guided_job_records_its_guide(images, model_file, tmp_path):
+    out = tmp_path / "out"
+    guide = images / "other.png"
+    summary = run([f"--input={images}/same0.png", f"--output={out}", f"--model={model_file}",
+                   "--layers=conv3:1", f"--guide={guide}", "--octaves=1", "--iterations=2", *RUNNER])
+    assert summary.dreamed == 1
+    (record,) = read_jsonl(out / "metadata.jsonl")
+    assert record["guide"] == str(guide)
+    dreamed = np.asarray(Image.open(out / "same0.png"), dtype=int)
+    assert np.abs(dreamed - np.asarray(Image.open(images / "same0.png"))).mean() > 0.1
