@@ -178,3 +178,32 @@ def test_guided_job_records_its_guide(images, model_file, tmp_path):
     assert record["guide"] == str(guide)
     dreamed = np.asarray(Image.open(out / "same0.png"), dtype=int)
     assert np.abs(dreamed - np.asarray(Image.open(images / "same0.png"))).mean() > 0.1
+
+
+def test_a_failing_batch_costs_only_its_bad_image(photo):
+    """The batch is retried one by one, so the bad image alone becomes an error record."""
+    from transforms.dream import DreamResult, OctaveRecord
+    from transforms.dream.presets import PRESETS
+    from transforms.dreaming import DreamImage, _LoadedDreamers
+    from transforms.records import ImageToDream, InputFile
+    from transforms.steps import ERRORS
+
+    class OneBadImage:
+        def dream(self, rgb, params):
+            if rgb.max() == 0:
+                raise ValueError("cannot dream an all-black image")
+            return DreamResult(rgb, [OctaveRecord(0, 200, 264, [1.0], 1, False, 0.1)], 0.01, "CPU:0")
+
+        def dream_batch(self, images, params):
+            return [self.dream(rgb, params) for rgb in images]
+
+    step = DreamImage(PRESETS, "vgg16", {})
+    step._loaded = _LoadedDreamers(lambda name: OneBadImage())
+    images = [photo, np.zeros_like(photo), photo]
+    batch = [ImageToDream(InputFile(f"in/{i}.png", str(i)), rgb, "PNG", "RGB", 264, 200)
+             for i, rgb in enumerate(images)]
+    outputs = list(step.process(("200x264/vgg16", batch)))
+    errors = [o.value for o in outputs if getattr(o, "tag", None) == ERRORS]
+    dreamed = [o for o in outputs if getattr(o, "tag", None) != ERRORS]
+    assert [e["uri"] for e in errors] == ["in/1.png"] and "all-black" in errors[0]["message"]
+    assert [d.decoded.source.uri for d in dreamed] == ["in/0.png", "in/2.png"]

@@ -110,6 +110,7 @@ class DreamImage(FallibleStep):
         return dreamer
 
     def _emit(self, element: ImageToDream, result: DreamResult) -> DreamedImage:
+        """The output for one dreamed image, its timing and loss counted."""
         self._dream_ms.update(round(result.seconds * 1000))
         if result.octaves[-1].losses:
             self._final_loss_milli.update(round(result.octaves[-1].losses[-1] * 1000))
@@ -131,13 +132,13 @@ class DreamImage(FallibleStep):
         try:
             name = preset_name(batch[0], self._default)
             results = self._dreamer(name).dream_batch([e.rgb for e in batch], self._presets[name].params)
-            outputs = [self._emit(e, r) for e, r in zip(batch, results)]
         except Exception:  # find the image that failed: one by one, each its own record
             for single in batch:
                 yield from super().process(single)
             return
-        self._succeeded.inc(len(outputs))
-        yield from outputs
+        self._succeeded.inc(len(batch))
+        for image, result in zip(batch, results):
+            yield self._emit(image, result)
 
 
 class BatchSameSize(beam.PTransform):
