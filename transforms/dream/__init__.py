@@ -2,6 +2,7 @@
 
     from transforms.dream import Dreamer, DreamParams
     result = Dreamer.from_name("vgg16").dream(rgb_uint8, DreamParams(iterations=10, step=800))
+    Dreamer.from_name("resnet50", layers="conv4_block3_out[7,9]:1", guide=guide_rgb)
 
 Names are imported on first use, so that light modules (params, presets) load without
 TensorFlow.
@@ -16,6 +17,10 @@ _EXPORTS = {
     "DreamResult": "engine",
     "OctaveRecord": "engine",
     "DreamParams": "params",
+    "GRAD_NORMS": "params",
+    "LayerTerm": "layers",
+    "parse_layers": "layers",
+    "PRECISIONS": "precision",
     "MODELS": "models",
     "ModelSpec": "models",
     "WeightsUnavailableError": "models",
