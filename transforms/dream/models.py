@@ -78,6 +78,9 @@ def _keras_application(constructor: str, weights: str | None) -> keras.Model:
 
 def _pretrained_keras_application(constructor: str) -> Callable[[str | None], keras.Model]:
     def build(weights: str | None) -> keras.Model:
+        if weights is None and constructor == "InceptionV3":
+            # The classic network: the same Keras file, fetched with its own offline advice.
+            weights = ensure_inception_v3_weights()
         try:
             return _keras_application(constructor, weights or "imagenet")
         except Exception as exc:  # Keras raises bare Exception on a failed download
