@@ -43,10 +43,6 @@ class _LoadedDreamers:
             return count
 
 
-def preset_name(element: ImageToDream, default: str) -> str:
-    return element.source.preset or default
-
-
 class DreamImage(FallibleStep):
     """ImageToDream -> DreamedImage. With batch_size > 1 it takes lists of same-size images
     (one preset) and dreams each list in one pass; if a batch fails, its images are retried
@@ -118,7 +114,7 @@ class DreamImage(FallibleStep):
         return DreamedImage(element, result, describe_device(result.device), self._loaded.worker)
 
     def run(self, element: ImageToDream) -> Iterable[DreamedImage]:
-        name = preset_name(element, self._default)
+        name = element.source.preset_or(self._default)
         result = self._dreamer(name).dream(element.rgb, self._presets[name].params)
         yield self._emit(element, result)
 
@@ -130,7 +126,7 @@ class DreamImage(FallibleStep):
         batch = list(batch)
         self._batch_size.update(len(batch))
         try:
-            name = preset_name(batch[0], self._default)
+            name = batch[0].source.preset_or(self._default)
             results = self._dreamer(name).dream_batch([e.rgb for e in batch], self._presets[name].params)
         except Exception:  # find the image that failed: one by one, each its own record
             for single in batch:
@@ -155,7 +151,7 @@ class BatchSameSize(beam.PTransform):
             images
             # A text key: deterministic to encode, as the stateful batching needs.
             | "KeyBySizeAndPreset" >> beam.Map(
-                lambda e: (f"{e.rgb.shape[0]}x{e.rgb.shape[1]}/{preset_name(e, default)}", e)
+                lambda e: (f"{e.rgb.shape[0]}x{e.rgb.shape[1]}/{e.source.preset_or(default)}", e)
             )
             | "GroupIntoBatches" >> beam.GroupIntoBatches(self._batch_size)
         )

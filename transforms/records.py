@@ -14,6 +14,10 @@ class InputFile(NamedTuple):
     stem: str  # output path relative to --output, without extension
     preset: str | None = None  # a manifest row's own preset; None: the job's
 
+    def preset_or(self, default: str) -> str:
+        """The preset this input is dreamed with: its manifest row's, else the job's."""
+        return self.preset or default
+
 
 class ImageBytes(NamedTuple):
     source: InputFile

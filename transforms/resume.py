@@ -56,7 +56,7 @@ class SkipFinished(beam.DoFn):
         record = read_record(record_path(self._output_dir, element.stem))
         if (
             record is not None
-            and record.get("settings_key") == self._keys.get(element.preset or self._default)
+            and record.get("settings_key") == self._keys.get(element.preset_or(self._default))
             and record.get("input_uri") == element.uri
             and FileSystems.exists(record.get("output_uri", ""))
         ):

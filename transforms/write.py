@@ -85,7 +85,7 @@ class WriteDream(FallibleStep):
         stem = element.decoded.source.stem
         path = FileSystems.join(self._output_dir, stem + extension(self._format))
         write_atomically(path, encode_image(element.result.image, self._format, self._quality))
-        preset = element.decoded.source.preset or self._default
+        preset = element.decoded.source.preset_or(self._default)
         record = metadata_record(element, path, self._jobs[preset], self._settings_keys[preset])
         # The record goes last: its presence tells a rerun that this input is finished.
         write_atomically(record_path(self._output_dir, stem), json.dumps(record).encode("utf-8"))
