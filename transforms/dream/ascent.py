@@ -12,7 +12,7 @@ from typing import Callable, NamedTuple
 
 import tensorflow as tf
 
-from transforms.dream.gradients import GradientRule, normalizer, unit_rms
+from transforms.dream.gradients import GradientRule, normalizer, per_image_rms, unit_rms
 from transforms.dream.params import STEP_MODES
 
 LossFn = Callable[[tf.Tensor], tf.Tensor]  # BxHxWx3 -> loss per image, B
@@ -160,7 +160,7 @@ def compile_octave_ascent(
             shift = jitter_shift(seed, i, jitter)
             # Rolls copy the whole image: skipped without jitter (big images, tight memory).
             rolled = tf.cond(jitter > 0, lambda: tf.roll(images, shift, axis=[1, 2]), lambda: images)
-            if tiling and tiled:
+            if tiled:  # Python False unless built with tiling: no tile loop in the graph
                 offset = tf.random.stateless_uniform(
                     [2], step_seed(seed, i, 1), minval=0, maxval=tile_size, dtype=tf.int32
                 )
@@ -175,7 +175,7 @@ def compile_octave_ascent(
             # Images that stopped early stay as they are while the rest of the batch goes on.
             update = step * direction * tf.reshape(tf.cast(active, tf.float32), [-1, 1, 1, 1])
             # RMS of the update per image, without a squared copy of the image.
-            rms = tf.sqrt(tf.reduce_mean(tf.square(update), axis=[1, 2, 3]))
+            rms = per_image_rms(update)
             # Like the seed: the step is taken, then the octave stops if its loss was too high.
             return (
                 i + 1,

@@ -78,5 +78,9 @@ def unit_rms(direction: tf.Tensor) -> tf.Tensor:
     The per-pixel step mode uses it, so a step means the same change per pixel at every
     resolution (the whole-image L2 norm alone shrinks it with sqrt(pixels)).
     """
-    rms = tf.sqrt(tf.reduce_mean(tf.square(direction), axis=PER_IMAGE, keepdims=True))
-    return direction / tf.maximum(rms, 1e-12)
+    return direction / tf.maximum(per_image_rms(direction, keepdims=True), 1e-12)
+
+
+def per_image_rms(values: tf.Tensor, keepdims: bool = False) -> tf.Tensor:
+    """Root mean square of each image's values (B, or Bx1x1x1 with keepdims)."""
+    return tf.sqrt(tf.reduce_mean(tf.square(values), axis=PER_IMAGE, keepdims=keepdims))
