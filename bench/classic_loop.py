@@ -11,12 +11,8 @@ import numpy as np
 import tensorflow as tf
 
 
-def reference_dream(model, layer_weights, rgb, octaves=3, octave_scale=1.4, iterations=30,
-                    step=20.0, max_loss=15.0, octave_seconds=None):
-    """Returns (uint8 image, [(shape, [loss per step])] per octave).
-
-    If `octave_seconds` is a list, the wall time of each octave's steps is appended to it.
-    """
+def classic_step(model, layer_weights):
+    """The seed's step as a tf.function: (image, learning_rate) -> (loss, next image)."""
     extractor = tf.keras.Model(
         inputs=model.inputs, outputs={n: model.get_layer(n).output for n in layer_weights}
     )
@@ -38,6 +34,16 @@ def reference_dream(model, layer_weights, rgb, octaves=3, octave_scale=1.4, iter
         grads = tf.math.l2_normalize(grads)
         return loss, image + learning_rate * grads
 
+    return gradient_ascent_step
+
+
+def reference_dream(model, layer_weights, rgb, octaves=3, octave_scale=1.4, iterations=30,
+                    step=20.0, max_loss=15.0, octave_seconds=None):
+    """Returns (uint8 image, [(shape, [loss per step])] per octave).
+
+    If `octave_seconds` is a list, the wall time of each octave's steps is appended to it.
+    """
+    gradient_ascent_step = classic_step(model, layer_weights)
     original = rgb[np.newaxis].astype("float32") / 127.5 - 1.0
     original_shape = original.shape[1:3]
     shapes = [original_shape]

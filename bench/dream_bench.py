@@ -228,25 +228,20 @@ def matmul_peak_gflops() -> float:
 
 
 def step_gflop(shapes: list[tuple[int, int]], weights: str | None) -> dict[str, float]:
-    """GFLOP of one classic step (forward + gradient w.r.t. the image) per shape, counted by
-    TensorFlow's profiler on the traced graph."""
+    """GFLOP of one classic step (forward, gradient w.r.t. the image, update) per shape,
+    counted by TensorFlow's profiler on the baseline's traced step."""
     import tensorflow as tf
     from tensorflow.python.profiler import model_analyzer, option_builder
 
-    model = build_model(weights)
-    extractor = tf.keras.Model(model.inputs, [model.get_layer(n).output for n in CLASSIC])
+    from bench.classic_loop import classic_step
 
-    @tf.function
-    def step(image):
-        with tf.GradientTape() as tape:
-            tape.watch(image)
-            loss = sum(w * tf.reduce_mean(tf.square(a[:, 2:-2, 2:-2, :]))
-                       for w, a in zip(CLASSIC.values(), extractor(image)))
-        return tape.gradient(loss, image)
+    step = classic_step(build_model(weights), CLASSIC)
 
     flops = {}
     for height, width in shapes:
-        graph = step.get_concrete_function(tf.TensorSpec([1, height, width, 3], tf.float32)).graph
+        graph = step.get_concrete_function(
+            tf.TensorSpec([1, height, width, 3], tf.float32), tf.TensorSpec([], tf.float32)
+        ).graph
         options = option_builder.ProfileOptionBuilder(
             option_builder.ProfileOptionBuilder.float_operation()
         ).with_empty_output().build()
