@@ -5,7 +5,7 @@ import argparse
 
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 
-from transforms.dream.params import GRAD_NORMS, STEP_MODES
+from transforms.dream.params import GRAD_NORMS, PRECISIONS, PREPROCESSING_NAMES, STEP_MODES
 from transforms.dream.presets import DEFAULT_PRESET, PRESETS
 from transforms.fetch import DEFAULT_HTTP_TIMEOUT_S, DEFAULT_MAX_BYTES
 from transforms.imaging import DEFAULT_MAX_PIXELS, FORMATS
@@ -46,7 +46,7 @@ class DreamOptions(PipelineOptions):
             "preset's. A model other than the preset's uses that model's default layers.",
         )
         parser.add_argument(
-            "--preprocessing", default=None, choices=["inception", "caffe", "torch", "raw"],
+            "--preprocessing", default=None, choices=PREPROCESSING_NAMES,
             help="Pixel convention of a .keras model (default inception: [-1, 1]); "
             "keras.applications models know theirs.",
         )
@@ -111,8 +111,7 @@ class DreamOptions(PipelineOptions):
             "are identical to one by one.",
         )
         parser.add_argument(
-            "--precision", default="float32",
-            choices=["float32", "mixed_float16", "mixed_bfloat16"],
+            "--precision", default="float32", choices=PRECISIONS,
             help="Layers compute in float16/bfloat16 (GPU tensor cores), weights and the image "
             "stay float32; see README for the tolerance.",
         )

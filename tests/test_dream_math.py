@@ -128,3 +128,13 @@ def test_batch_norm_folding_keeps_outputs_and_objective_layers():
     kept = fold_batch_norms(model, keep=["c2"])  # c2's own output is an objective: not folded
     assert isinstance(kept.get_layer("bn1"), FoldedAway) and not isinstance(kept.get_layer("bn2"), FoldedAway)
     np.testing.assert_allclose(kept.get_layer("c2").get_weights()[0], model.get_layer("c2").get_weights()[0])
+
+
+def test_light_name_lists_match_the_modules_that_implement_them():
+    """The CLI validates against TF-free name lists; each must match its implementation."""
+    from transforms.dream.params import PRECISIONS, PREPROCESSING_NAMES
+    from transforms.dream.precision import LOSS_SCALE
+    from transforms.dream.preprocessing import PREPROCESSINGS
+
+    assert tuple(PREPROCESSINGS) == PREPROCESSING_NAMES
+    assert tuple(LOSS_SCALE) == PRECISIONS

@@ -20,7 +20,7 @@ _EXPORTS = {
     "GRAD_NORMS": "params",
     "LayerTerm": "layers",
     "parse_layers": "layers",
-    "PRECISIONS": "precision",
+    "PRECISIONS": "params",
     "MODELS": "models",
     "ModelSpec": "models",
     "WeightsUnavailableError": "models",

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 # Kept in step with transforms.dream.gradients.NORMALIZERS (a test checks).
 GRAD_NORMS = ("l2", "std", "mean_abs", "clip_value", "clip_norm", "none")
 STEP_MODES = ("image", "pixel")
+# Kept in step with precision.py's LOSS_SCALE and preprocessing.PREPROCESSINGS (tests check).
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PREPROCESSING_NAMES = ("inception", "caffe", "torch", "raw")
 
 
 @dataclass(frozen=True)
