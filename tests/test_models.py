@@ -64,7 +64,7 @@ def test_every_named_model_has_valid_default_layers(name):
     """Each registered network builds (architecture only, no download) and its default
     objective names real layers of it; its pixel convention is its family's."""
     spec = get_model_spec(name)
-    assert spec.default_layers and spec.downloads_weights
+    assert spec.default_layers and spec.architecture is not None
     model = spec.layers_model()
     models.check_terms(model, spec.default_layers)
     expected = {"vgg19": "caffe", "resnet50": "caffe", "densenet121": "torch", "efficientnet_b0": "raw"}
@@ -74,7 +74,7 @@ def test_every_named_model_has_valid_default_layers(name):
 @pytest.mark.parametrize("name", ["MobileNetV2", "mobilenet_v2", "efficientnetb0", "ConvNeXtTiny"])
 def test_keras_application_names_in_any_spelling(name):
     spec = get_model_spec(name)
-    assert spec.downloads_weights
+    assert spec.architecture is not None  # ImageNet weights come by download
     if name == "ConvNeXtTiny":  # no default layers: --layers is needed, and the job says so
         assert spec.default_layers == () and spec.preprocessing.name == "raw"
 
@@ -90,6 +90,6 @@ def test_a_user_keras_file_is_loaded_in_safe_mode(tmp_path, tiny_model):
     path = tmp_path / "mine.keras"
     tiny_model.save(path)
     spec = get_model_spec(str(path), preprocessing="caffe")
-    assert spec.preprocessing.name == "caffe" and not spec.downloads_weights
+    assert spec.preprocessing.name == "caffe" and spec.architecture is None
     loaded = spec.build(None)
     np.testing.assert_array_equal(loaded.get_layer("conv3").get_weights()[0], tiny_model.get_layer("conv3").get_weights()[0])

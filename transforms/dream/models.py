@@ -44,10 +44,6 @@ class ModelSpec:
     # layers without a download. None: build(None) needs no download either.
     architecture: Callable[[], keras.Model] | None = None
 
-    @property
-    def downloads_weights(self) -> bool:
-        return self.architecture is not None
-
     def layers_model(self) -> keras.Model:
         return self.architecture() if self.architecture is not None else self.build(None)
 

@@ -45,7 +45,7 @@ PRESETS: dict[str, Preset] = {
                 grad_norm="std", step_mode="image", tile_size=512,
             ),
             description="TensorFlow's DeepDream tutorial: mixed3+mixed5, std-normalised "
-            "gradients, step 0.01, tiles of 512 with a random roll.",
+            "gradients, step 0.01, tiles of 512 (grid shifted each step).",
         ),
         Preset(
             name="keras2",
