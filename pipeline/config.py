@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from pipeline.options import DreamOptions
-from transforms.dream.presets import PARAM_NAMES, PRESETS, Preset, get_preset, preset_from_settings
+from transforms.dream.presets import (
+    PARAM_NAMES, PRESETS, Preset, get_preset, preset_from_settings, short_repr,
+)
 
 
 class ConfigError(ValueError):
@@ -46,6 +48,10 @@ class JobConfig:
     batch_size: int = 1
     jit: bool = False
     precision: str = "float32"
+    allow_private_urls: bool = False
+    untiled_max_pixels: int | None = None  # None: derived from each worker's memory
+    force: bool = False
+    lease_seconds: float = 120.0
 
     @classmethod
     def from_options(cls, options: DreamOptions) -> "JobConfig":
@@ -55,7 +61,8 @@ class JobConfig:
             raise ConfigError("--output is required: a directory for the results")
         if not 1 <= options.quality <= 100:
             raise ConfigError(f"--quality must be 1-100, got {options.quality}")
-        for name in ("max_pixels", "max_size", "max_bytes", "http_timeout", "batch_size"):
+        for name in ("max_pixels", "max_size", "max_bytes", "http_timeout", "batch_size",
+                     "untiled_max_pixels", "lease_seconds"):
             value = getattr(options, name)
             if value is not None and value <= 0:
                 raise ConfigError(f"--{name} must be > 0, got {value}")
@@ -89,6 +96,10 @@ class JobConfig:
             batch_size=options.batch_size,
             jit=options.jit,
             precision=options.precision,
+            allow_private_urls=options.allow_private_urls,
+            untiled_max_pixels=options.untiled_max_pixels,
+            force=options.force,
+            lease_seconds=options.lease_seconds,
         )
 
     def weights_for(self, preset: Preset) -> str | None:
@@ -117,28 +128,58 @@ class JobConfig:
 PRESET_OPTIONS = ("model", "layers", "guide") + PARAM_NAMES
 
 
-def load_params_file(uri: str) -> dict[str, Any]:
+# A params file is a page of settings: more is a mistake (or an attack on the launcher).
+MAX_PARAMS_BYTES = 256 * 1024
+MAX_PARAMS_ALIASES = 100
+
+
+def load_params_file(uri: str, allow_private_urls: bool = False) -> dict[str, Any]:
     """A JSON or YAML mapping of settings (and named presets under 'presets')."""
     import yaml  # Beam depends on PyYAML; JSON is read by the same safe loader
 
-    from transforms.fetch import read_bytes
+    from transforms.fetch import InputTooLargeError, read_bytes
 
     try:
-        settings = yaml.safe_load(read_bytes(uri).decode("utf-8"))
+        text = read_bytes(uri, MAX_PARAMS_BYTES, allow_private_urls=allow_private_urls).decode("utf-8")
+        # Aliases can expand a few hundred bytes into gigabytes: count them before building.
+        aliases = sum(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader))
+        if aliases > MAX_PARAMS_ALIASES:
+            raise ConfigError(f"--params {uri!r} uses {aliases} YAML aliases; at most {MAX_PARAMS_ALIASES}")
+        settings = yaml.safe_load(text)
+    except InputTooLargeError:
+        raise ConfigError(f"--params {uri!r} is larger than {MAX_PARAMS_BYTES} bytes") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"--params {uri!r} is not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        first_line = str(exc).strip().splitlines()[0][:200]
+        raise ConfigError(f"--params {uri!r} is not valid JSON or YAML: {first_line}") from None
     except FileNotFoundError:
         raise ConfigError(f"--params {uri!r} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--params {uri!r} is not valid JSON or YAML: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--params {uri!r} cannot be read: {one_line(exc)}") from None
     if not isinstance(settings, dict):
         raise ConfigError(f"--params {uri!r} must hold a mapping of settings")
     return settings
 
 
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception as one short line, for start errors."""
+    text = " ".join((str(exc) or type(exc).__name__).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def resolve_presets(options: DreamOptions) -> tuple[dict[str, Preset], Preset]:
     """All named presets (built-in and the params file's) and the job's own preset."""
-    file_settings = load_params_file(options.params) if options.params else {}
+    file_settings = (
+        load_params_file(options.params, options.allow_private_urls) if options.params else {}
+    )
     presets = dict(PRESETS)
-    for name, settings in (file_settings.pop("presets", None) or {}).items():
+    defined = file_settings.pop("presets", None) or {}
+    if not isinstance(defined, dict):
+        raise ValueError("'presets' in --params must be a mapping of name: settings")
+    for name, settings in defined.items():
+        if not isinstance(name, str):
+            raise ValueError(f"preset names in --params must be text, got {short_repr(name)}")
         if not isinstance(settings, dict):
             raise ValueError(f"preset {name!r} in --params must be a mapping of settings")
         presets[name] = preset_from_settings(name, settings, presets)
@@ -156,6 +197,8 @@ def resolve_presets(options: DreamOptions) -> tuple[dict[str, Preset], Preset]:
     if isinstance(overrides.get("max_loss"), str):  # 'none' or a number, as text
         overrides["max_loss"] = parse_max_loss(overrides["max_loss"])
     base_name = file_settings.get("preset") or options.preset
+    if not isinstance(base_name, str):
+        raise ValueError(f"'preset' in --params must be a preset name, got {short_repr(base_name)}")
     base = get_preset(base_name, presets)
     preset = preset_from_settings(base.name, {"base": base.name, **overrides}, presets) if overrides else base
     presets = {name: fill_default_layers(p, options.preprocessing) for name, p in presets.items()}

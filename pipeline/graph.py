@@ -40,7 +40,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
     keys = {name: settings_key(job) for name, job in jobs.items()}
     found = pipeline | "FindInputs" >> FindInputs(config.inputs, config.input_lists)
     # A manifest row may name its own preset; unknown names become error records here.
-    checked_presets = found | "CheckPreset" >> beam.ParDo(
+    checked_presets = found["ok"] | "CheckPreset" >> beam.ParDo(
         CheckPreset(config.presets)
     ).with_outputs(ERRORS, main="ok")
     inputs = checked_presets.ok
@@ -54,7 +54,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
     # Break fusion so that reading and dreaming spread over all workers.
     todo = inputs | "Reshuffle" >> beam.Reshuffle()
     read = todo | "ReadBytes" >> beam.ParDo(
-        ReadBytes(config.max_bytes, config.http_timeout)
+        ReadBytes(config.max_bytes, config.http_timeout, config.allow_private_urls)
     ).with_outputs(ERRORS, main="ok")
     decoded = read.ok | "Decode" >> beam.ParDo(
         DecodeImage(config.max_pixels, config.max_size)
@@ -63,7 +63,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
     dream = beam.ParDo(
         DreamImage(
             config.presets, default, weights, config.preprocessing, config.require_gpu,
-            config.jit, config.precision,
+            config.jit, config.precision, config.allow_private_urls, config.untiled_max_pixels,
         )
     )
     if config.dream_accelerator:
@@ -88,7 +88,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
                 shard_name_template="",
             )
         )
-    errors = (checked_presets[ERRORS], read[ERRORS], decoded[ERRORS], dreamed[ERRORS], written[ERRORS]) | (
+    errors = (found[ERRORS], checked_presets[ERRORS], read[ERRORS], decoded[ERRORS], dreamed[ERRORS], written[ERRORS]) | (
         "CollectErrors" >> beam.Flatten()
     )
     _write_jsonl(errors, FileSystems.join(config.output, ERRORS_FILE), "Errors")

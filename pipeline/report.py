@@ -35,10 +35,10 @@ def load_jsonl(path: str) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f.read().decode("utf-8").splitlines() if line.strip()]
 
 
-def thumbnail(uri: str) -> bytes | None:
+def thumbnail(uri: str, allow_private_urls: bool = False) -> bytes | None:
     """A small JPEG of the image at uri, or None if it cannot be read any more."""
     try:
-        image = Image.fromarray(decode_image(read_bytes(uri)).rgb)
+        image = Image.fromarray(decode_image(read_bytes(uri, allow_private_urls=allow_private_urls)).rgb)
     except Exception:  # an input gone since the job ran shows as a placeholder
         return None
     image.thumbnail((THUMB_SIZE, THUMB_SIZE))
@@ -121,8 +121,9 @@ def _page_name(page: int) -> str:
     return "report.html" if page == 1 else f"report-{page}.html"
 
 
-def write_report(output_dir: str) -> str:
-    """Write the report pages under output_dir; returns the first page's path."""
+def write_report(output_dir: str, allow_private_urls: bool = False) -> str:
+    """Write the report pages under output_dir; returns the first page's path. URL inputs
+    are fetched for thumbnails under the job's URL rules."""
     records = sorted(load_jsonl(FileSystems.join(output_dir, "metadata.jsonl")),
                      key=lambda r: r["input_uri"])
     errors = load_jsonl(FileSystems.join(output_dir, "errors.jsonl"))
@@ -134,10 +135,10 @@ def write_report(output_dir: str) -> str:
             index = (page - 1) * PAGE_SIZE + i
             sources = {}
             for side, uri in (("in", record["input_uri"]), ("out", record["output_uri"])):
-                data = thumbnail(uri)
+                data = thumbnail(uri, allow_private_urls)
                 name = f"{FILES_DIR}/{index}-{side}.jpg"
                 if data is not None:
-                    write_atomically(FileSystems.join(output_dir, name), data)
+                    write_atomically(FileSystems.join(output_dir, name), data, output_dir)
                 sources[side] = name if data is not None else None
             cards.append(_card(record, sources["in"], sources["out"]))
         nav = " ".join(
@@ -158,7 +159,7 @@ def write_report(output_dir: str) -> str:
             f"<title>beam-deepdream report</title><style>{_STYLE}</style>"
             f"<script>{_LOADED_SCRIPT}</script></head><body>{body}</body></html>"
         )
-        write_atomically(FileSystems.join(output_dir, _page_name(page)), document.encode("utf-8"))
+        write_atomically(FileSystems.join(output_dir, _page_name(page)), document.encode("utf-8"), output_dir)
     return FileSystems.join(output_dir, _page_name(1))
 
 

@@ -8,7 +8,10 @@ from contextlib import nullcontext
 from typing import Sequence
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions, TestOptions
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import (
+    GoogleCloudOptions, PipelineOptions, SetupOptions, TestOptions,
+)
 
 from pipeline.config import ConfigError, JobConfig
 from pipeline.graph import build_pipeline
@@ -18,12 +21,20 @@ from pipeline.progress import ProgressLine
 from pipeline.report import write_report
 from pipeline.summary import JobSummary, summarize
 from pipeline.cleanup import remove_stale_temporaries
+from pipeline.lease import LeaseLostError, OutputLease, OutputLockedError, lease_store
+from pipeline.output_checks import check_output_writable
 from transforms.read import NoInputsError, check_inputs_exist
 from transforms.dream.presets import get_preset
 from transforms.fetch import is_local
 
 # Errors that stop the job before it starts, reported as one line rather than a traceback.
-START_ERRORS: tuple[type[Exception], ...] = (ConfigError, NoInputsError, FileNotFoundError)
+START_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError, NoInputsError, FileNotFoundError, OutputLockedError,
+)
+
+
+def _job_name(options: PipelineOptions) -> str:
+    return options.view_as(GoogleCloudOptions).job_name or "beam-deepdream"
 
 
 def run(
@@ -33,16 +44,41 @@ def run(
 ) -> JobSummary:
     """Build and run the job; returns its summary. `test_pipeline` replaces the pipeline."""
     pipeline_options = PipelineOptions(argv)
+    # Every filesystem call of the launcher (checks, lease, cleanup, report) uses the job's
+    # options (S3 endpoint and keys, GCP project, ...); workers get them from the runner.
+    FileSystems.set_options(pipeline_options)
     config = JobConfig.from_options(pipeline_options.view_as(DreamOptions))
     # A dry run (--dry_run) only builds the job: it may not touch the inputs or outputs.
     dry_run = pipeline_options.view_as(TestOptions).dry_run
-    matched = 0
-    if not dry_run:
-        matched = check_inputs_exist(config.inputs, config.input_lists)
-        check_models(config)
+    if dry_run:
+        return _run_pipeline(pipeline_options, config, save_main_session, test_pipeline, 0, True)
+    matched = check_inputs_exist(config.inputs, config.input_lists)
+    check_output_writable(config.output)
+    check_models(config)
+    lease = OutputLease(lease_store(config.output, pipeline_options), config.lease_seconds,
+                        _job_name(pipeline_options))
+    lease.acquire(force=config.force)
+    try:
+        if lease.took_over is not None:
+            logging.warning("took over the output from %s", lease.took_over.describe())
         removed = remove_stale_temporaries(config.output)
         if removed:
             logging.warning("removed %d temporary files left by an interrupted run", removed)
+        summary = _run_pipeline(pipeline_options, config, save_main_session, test_pipeline, matched, False)
+    finally:
+        lease.release()
+    if lease.lost is not None:
+        raise LeaseLostError(
+            f"another job took the output over while this one ran ({lease.lost.describe()}); "
+            "its files and this job's may be mixed"
+        )
+    return summary
+
+
+def _run_pipeline(
+    pipeline_options: PipelineOptions, config: JobConfig, save_main_session: bool,
+    test_pipeline: beam.Pipeline | None, matched: int, dry_run: bool,
+) -> JobSummary:
     # The package is installed on workers (--setup_file), so __main__ need not be pickled.
     pipeline_options.view_as(SetupOptions).save_main_session = save_main_session
 
@@ -57,7 +93,7 @@ def run(
     summary = summarize(result, time.perf_counter() - started, config.max_failure_ratio)
     print(summary.line())
     if config.report and not dry_run:
-        print(f"beam-deepdream: report at {write_report(config.output)}")
+        print(f"beam-deepdream: report at {write_report(config.output, config.allow_private_urls)}")
     return summary
 
 
@@ -70,7 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(help_text())
         return 0
     try:
-        options = PipelineOptions(args).view_as(DreamOptions)
+        pipeline_options = PipelineOptions(args)
+        FileSystems.set_options(pipeline_options)  # a .keras model may live in a bucket
+        options = pipeline_options.view_as(DreamOptions)
         if options.list_layers:
             try:
                 model = options.model or get_preset(options.preset).model
@@ -82,4 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except START_ERRORS as exc:
         print(f"beam-deepdream: error: {exc}", file=sys.stderr)
         return 2
+    except LeaseLostError as exc:
+        print(f"beam-deepdream: error: {exc}", file=sys.stderr)
+        return 1
     return 1 if summary.failed_too_often() else 0

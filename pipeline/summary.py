@@ -9,7 +9,7 @@ from apache_beam.runners.runner import PipelineResult
 
 from transforms.steps import METRICS_NAMESPACE
 
-STEPS = ("preset", "read", "decode", "dream", "write")
+STEPS = ("manifest", "preset", "read", "decode", "dream", "write")
 
 
 @dataclass(frozen=True)

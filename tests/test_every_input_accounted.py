@@ -45,7 +45,7 @@ def outcome(tmp_path_factory, http_root):
     expected.update(listed)
     out = tmp_path_factory.mktemp("out")
     summary = run([f"--input={corpus}/**", f"--input_list={manifest}", f"--output={out}",
-                   "--http_timeout=5", *FAST])
+                   "--http_timeout=5", "--allow_private_urls", *FAST])
     return summary, expected, out
 
 

@@ -107,7 +107,7 @@ def test_same_seed_same_output_across_runs(images, model_file, tmp_path):
         (["--layers=conv9:1"], "unknown layer.*valid: .*conv1"),
         (["--layers=conv3:x"], "not a number"),
         (["--tile_size=-1"], "tile_size must be >= 0"),
-        (["--guide=/no/such/guide.png"], "guide image .* does not exist"),
+        (["--guide=/no/such/guide.png"], "guide image .* cannot be used"),
     ],
 )
 def test_invalid_controls_stop_before_any_input_is_read(images, model_file, tmp_path, capsys, args, message):

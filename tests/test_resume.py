@@ -16,7 +16,8 @@ from pipeline.run import run
 from transforms.resume import RECORDS_DIR
 
 IMAGES = 10
-ARGS = ["--runner", "FnApiRunner", "--octaves", "2", "--iterations", "25"]
+# A short lease: the killed job's lease lapses two seconds after its last renewal.
+ARGS = ["--runner", "FnApiRunner", "--octaves", "2", "--iterations", "25", "--lease_seconds", "2"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -40,6 +41,7 @@ def test_a_killed_job_resumes_without_duplicates(tmp_path):
     finished_before = len(list(records.glob("*.json")))
     assert 2 <= finished_before < IMAGES, "kill the job part-way"
     assert not (out / "metadata.jsonl").exists()
+    time.sleep(2.5)  # the dead job's lease lapses
 
     summary = run(args)
     assert summary.skipped == finished_before

@@ -4,7 +4,7 @@ from __future__ import annotations
 from transforms.dream.engine import Dreamer
 from transforms.dream.models import ModelSpec, get_model_spec, is_model_file
 from transforms.dream.presets import Preset
-from transforms.fetch import read_bytes
+from transforms.fetch import DEFAULT_HTTP_TIMEOUT_S, read_bytes
 from transforms.imaging import decode_image
 from transforms.weights import stage_weights
 
@@ -15,9 +15,10 @@ def model_spec_for(preset: Preset, preprocessing: str | None = None) -> ModelSpe
     return get_model_spec(model, preprocessing)
 
 
-def load_guide(uri: str):
-    """The guide image as uint8 RGB, read and decoded like any input."""
-    return decode_image(read_bytes(uri)).rgb
+def load_guide(uri: str, allow_private_urls: bool = False,
+               timeout_s: float = DEFAULT_HTTP_TIMEOUT_S):
+    """The guide image as uint8 RGB, read (under the job's URL rules) and decoded like any input."""
+    return decode_image(read_bytes(uri, timeout_s=timeout_s, allow_private_urls=allow_private_urls)).rgb
 
 
 def build_dreamer(
@@ -26,9 +27,10 @@ def build_dreamer(
     preprocessing: str | None = None,
     jit: bool = False,
     precision: str = "float32",
+    allow_private_urls: bool = False,
 ) -> Dreamer:
     spec = model_spec_for(preset, preprocessing)
-    guide = load_guide(preset.guide) if preset.guide else None
+    guide = load_guide(preset.guide, allow_private_urls) if preset.guide else None
     return Dreamer.from_spec(
         spec, stage_weights(weights), preset.layers, guide=guide, jit=jit, precision=precision
     )

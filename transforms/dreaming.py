@@ -12,6 +12,8 @@ from apache_beam.utils import shared
 
 from transforms.dream.devices import describe_device, enable_gpu_memory_growth, require_gpu
 from transforms.dream.engine import Dreamer, DreamResult
+from transforms.dream.memory_budget import default_untiled_max_pixels, with_auto_tiles
+from transforms.dream.params import DreamParams
 from transforms.dream.presets import Preset
 from transforms.dreamers import build_dreamer
 from transforms.records import DreamedImage, ImageToDream
@@ -59,7 +61,11 @@ class DreamImage(FallibleStep):
         gpu_required: bool = False,
         jit: bool = False,
         precision: str = "float32",
+        allow_private_urls: bool = False,
+        untiled_max_pixels: int | None = None,
     ) -> None:
+        """`untiled_max_pixels`: bigger images are dreamed in tiles (None: from the
+        worker's memory)."""
         super().__init__()
         self._presets = dict(presets)
         self._default = default_preset
@@ -68,6 +74,8 @@ class DreamImage(FallibleStep):
         self._gpu_required = gpu_required
         self._jit = jit
         self._precision = precision
+        self._allow_private_urls = allow_private_urls
+        self._untiled_max_pixels = untiled_max_pixels
         # Created at graph construction, so every DoFn copy in a worker process finds the same.
         self._shared_handle = shared.Shared()
         self._models_loaded = Metrics.counter(METRICS_NAMESPACE, "models_loaded")
@@ -80,7 +88,8 @@ class DreamImage(FallibleStep):
     def _build(self, name: str) -> Dreamer:
         preset = self._presets[name]
         return build_dreamer(
-            preset, self._weights.get(name), self._preprocessing, self._jit, self._precision
+            preset, self._weights.get(name), self._preprocessing, self._jit, self._precision,
+            self._allow_private_urls,
         )
 
     def _load(self) -> _LoadedDreamers:
@@ -94,6 +103,14 @@ class DreamImage(FallibleStep):
     def setup(self) -> None:
         self._loaded = self._shared_handle.acquire(self._load)
 
+    def _params(self, name: str, images: list[ImageToDream]) -> DreamParams:
+        """The preset's loop settings, tiled when the images are too big to dream whole."""
+        height, width = images[0].rgb.shape[:2]
+        if self._untiled_max_pixels is None:  # this worker's own memory decides
+            self._untiled_max_pixels = default_untiled_max_pixels()
+        return with_auto_tiles(self._presets[name].params, height * width * len(images),
+                               self._untiled_max_pixels)
+
     def uri_of(self, element: ImageToDream) -> str:
         return element.source.uri
 
@@ -105,18 +122,20 @@ class DreamImage(FallibleStep):
             self._models_loaded.inc(loaded)
         return dreamer
 
-    def _emit(self, element: ImageToDream, result: DreamResult) -> DreamedImage:
+    def _emit(self, element: ImageToDream, result: DreamResult, params: DreamParams) -> DreamedImage:
         """The output for one dreamed image, its timing and loss counted."""
         self._dream_ms.update(round(result.seconds * 1000))
         if result.octaves[-1].losses:
             self._final_loss_milli.update(round(result.octaves[-1].losses[-1] * 1000))
         assert self._loaded is not None
-        return DreamedImage(element, result, describe_device(result.device), self._loaded.worker)
+        return DreamedImage(element, result, describe_device(result.device), self._loaded.worker,
+                            params.tile_size)
 
     def run(self, element: ImageToDream) -> Iterable[DreamedImage]:
         name = element.source.preset_or(self._default)
-        result = self._dreamer(name).dream(element.rgb, self._presets[name].params)
-        yield self._emit(element, result)
+        params = self._params(name, [element])
+        result = self._dreamer(name).dream(element.rgb, params)
+        yield self._emit(element, result, params)
 
     def process(self, element: Any) -> Iterable[Any]:
         if not isinstance(element, tuple) or isinstance(element, ImageToDream):
@@ -127,14 +146,15 @@ class DreamImage(FallibleStep):
         self._batch_size.update(len(batch))
         try:
             name = batch[0].source.preset_or(self._default)
-            results = self._dreamer(name).dream_batch([e.rgb for e in batch], self._presets[name].params)
+            params = self._params(name, batch)
+            results = self._dreamer(name).dream_batch([e.rgb for e in batch], params)
         except Exception:  # find the image that failed: one by one, each its own record
             for single in batch:
                 yield from super().process(single)
             return
         self._succeeded.inc(len(batch))
         for image, result in zip(batch, results):
-            yield self._emit(image, result)
+            yield self._emit(image, result, params)
 
 
 class BatchSameSize(beam.PTransform):

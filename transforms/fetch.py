@@ -1,26 +1,19 @@
 """Read one input's bytes from any Beam filesystem or an http(s) URL, with a size cap."""
 from __future__ import annotations
 
-import urllib.request
-
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from transforms.http_fetch import InputTooLargeError, fetch_url, is_url
+
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
-DEFAULT_HTTP_TIMEOUT_S = 30.0
-_USER_AGENT = "beam-deepdream/0.1 (+https://github.com/)"
+DEFAULT_HTTP_TIMEOUT_S = 60.0
 
-
-class InputTooLargeError(ValueError):
-    """The input has more bytes than --max_bytes."""
+__all__ = ["InputTooLargeError", "is_local", "is_url", "read_bytes"]
 
 
 def is_local(uri: str) -> bool:
     return FileSystems.get_scheme(uri) in (None, "file")
-
-
-def is_url(uri: str) -> bool:
-    return uri.lower().startswith(("http://", "https://"))
 
 
 _CHUNK = 1 << 20
@@ -38,13 +31,14 @@ def _read_capped(stream, uri: str, max_bytes: int) -> bytes:
 
 
 def read_bytes(uri: str, max_bytes: int = DEFAULT_MAX_BYTES,
-               timeout_s: float = DEFAULT_HTTP_TIMEOUT_S) -> bytes:
-    """All of the input's bytes; never more than max_bytes are held."""
+               timeout_s: float = DEFAULT_HTTP_TIMEOUT_S, allow_private_urls: bool = False) -> bytes:
+    """All of the input's bytes; never more than max_bytes are held.
+
+    http(s) URLs go through `fetch_url` (Beam has no HTTP filesystem): one deadline of
+    timeout_s for the whole download, global addresses only unless allow_private_urls.
+    """
     if is_url(uri):
-        # Beam has no HTTP filesystem: a bounded GET, with a timeout on connect and each read.
-        request = urllib.request.Request(uri, headers={"User-Agent": _USER_AGENT})
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            return _read_capped(response, uri, max_bytes)
+        return fetch_url(uri, max_bytes, timeout_s, allow_private_urls)
     # UNCOMPRESSED: a file named *.gz is an input to decode, not to inflate.
     with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
         return _read_capped(stream, uri, max_bytes)

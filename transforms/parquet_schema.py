@@ -67,6 +67,7 @@ METADATA_SCHEMA = pa.schema([
     ("dream_seconds", pa.float64()),
     ("device", pa.string()),
     ("worker", pa.string()),
+    ("tile_size", pa.int32()),
 ])
 
 

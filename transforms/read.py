@@ -5,13 +5,15 @@ import re
 from typing import Iterable, Sequence
 
 import apache_beam as beam
+from apache_beam.coders import BytesCoder
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from transforms.fetch import read_bytes
-from transforms.naming import disambiguate, glob_prefix, listed_stem, output_stem
-from transforms.records import ImageBytes, InputFile
-from transforms.steps import METRICS_NAMESPACE, FallibleStep
+from transforms.naming import disambiguate, glob_prefix, listed_stem, normalize_local, output_stem
+from transforms.records import ImageBytes, InputFile, error_record
+from transforms.steps import ERRORS, METRICS_NAMESPACE, FallibleStep
 
 
 class NoInputsError(ValueError):
@@ -33,7 +35,21 @@ def check_inputs_exist(patterns: Sequence[str], manifests: Sequence[str]) -> int
     for manifest in manifests:
         if not FileSystems.exists(manifest):
             raise NoInputsError(f"--input_list {manifest!r} does not exist")
+        check_manifest_is_text(manifest)
     return len(matched)
+
+
+_SNIFF_BYTES = 64 * 1024
+
+
+def check_manifest_is_text(manifest: str) -> None:
+    """A manifest is text: a binary file (an image given by mistake) stops the job at start.
+    Single lines that are not UTF-8 are left to the job, as error records."""
+    with FileSystems.open(manifest, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        head = f.read(_SNIFF_BYTES)
+    undecodable = head.decode("utf-8", "replace").count("\ufffd")
+    if b"\0" in head or undecodable > max(8, len(head) // 100):
+        raise NoInputsError(f"--input_list {manifest!r} is not a text file of URIs (binary content)")
 
 
 class MatchPattern(beam.DoFn):
@@ -43,10 +59,12 @@ class MatchPattern(beam.DoFn):
         self._matched = Metrics.counter(METRICS_NAMESPACE, "matched")
 
     def process(self, pattern: str) -> Iterable[tuple[str, tuple[str, None]]]:
+        pattern = normalize_local(pattern)
         prefix = glob_prefix(pattern)
         for metadata in FileSystems.match([pattern])[0].metadata_list:
             self._matched.inc()
-            yield metadata.path, (output_stem(metadata.path, prefix), None)
+            path = normalize_local(metadata.path)
+            yield path, (output_stem(path, prefix), None)
 
 
 MANIFEST_HEADER = "uri,preset"
@@ -63,7 +81,36 @@ def parse_manifest_line(line: str) -> list[tuple[str, tuple[str, str | None]]]:
         return []
     match = _PRESET_COLUMN.match(text)
     uri, preset = (match["uri"].strip(), match["preset"]) if match else (text, None)
+    uri = normalize_local(uri)
     return [(uri, (listed_stem(uri), preset))]
+
+
+class ManifestLineError(ValueError):
+    """A manifest line that is not UTF-8 text."""
+
+
+class ParseManifest(beam.DoFn):
+    """Raw manifest lines -> (uri, (name, preset)); a line that is not UTF-8 becomes one
+    error record (its bytes shown escaped), the other lines go on."""
+
+    def __init__(self, manifest: str) -> None:
+        self._manifest = manifest
+        # A bad line is an input that failed: counted like any other.
+        self._counters = [Metrics.counter(METRICS_NAMESPACE, name)
+                          for name in ("inputs", "failed", "failed_manifest")]
+
+    def process(self, line: bytes) -> Iterable:
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            for counter in self._counters:
+                counter.inc()
+            shown = line.decode("utf-8", "backslashreplace")
+            yield beam.pvalue.TaggedOutput(ERRORS, error_record(shown, "manifest", ManifestLineError(
+                f"line of {self._manifest} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+            )))
+            return
+        yield from parse_manifest_line(text.lstrip("\ufeff"))
 
 
 class FindInputs(beam.PTransform):
@@ -74,8 +121,9 @@ class FindInputs(beam.PTransform):
         self._patterns = list(patterns)
         self._manifests = list(manifests)
 
-    def expand(self, pipeline: beam.pvalue.PBegin) -> beam.PCollection[InputFile]:
-        named = []
+    def expand(self, pipeline: beam.pvalue.PBegin) -> dict[str, beam.PCollection]:
+        """{'ok': one InputFile per input, ERRORS: manifest lines that are not text}."""
+        named, errors = [], []
         if self._patterns:
             named.append(
                 pipeline
@@ -83,12 +131,15 @@ class FindInputs(beam.PTransform):
                 | "MatchPatterns" >> beam.ParDo(MatchPattern())
             )
         for i, manifest in enumerate(self._manifests):
-            named.append(
+            parsed = (
                 pipeline
-                | f"ReadManifest{i}" >> beam.io.ReadFromText(manifest)
-                | f"ParseManifest{i}" >> beam.FlatMap(parse_manifest_line)
+                # Bytes: a line that is not UTF-8 is that line's error, not the job's end.
+                | f"ReadManifest{i}" >> beam.io.ReadFromText(manifest, coder=BytesCoder())
+                | f"ParseManifest{i}" >> beam.ParDo(ParseManifest(manifest)).with_outputs(ERRORS, main="ok")
             )
-        return (
+            named.append(parsed.ok)
+            errors.append(parsed[ERRORS])
+        inputs = (
             named
             | "AllInputs" >> beam.Flatten()
             # The same file matched or listed twice is one input, under one name (and the
@@ -99,6 +150,10 @@ class FindInputs(beam.PTransform):
             | "GroupByName" >> beam.GroupByKey()
             | "NameOutputs" >> beam.ParDo(NameOutputs())
         )
+        manifest_errors = (errors or [pipeline | "NoManifests" >> beam.Create([])]) | (
+            "ManifestErrors" >> beam.Flatten()
+        )
+        return {"ok": inputs, ERRORS: manifest_errors}
 
 
 def _one_name(uri: str, claims: Iterable[tuple[str, str | None]]) -> tuple[str, tuple[str, str | None]]:
@@ -150,13 +205,15 @@ class CheckPreset(FallibleStep):
 class ReadBytes(FallibleStep):
     step, outcome = "read", "read"
 
-    def __init__(self, max_bytes: int, timeout_s: float) -> None:
+    def __init__(self, max_bytes: int, timeout_s: float, allow_private_urls: bool = False) -> None:
         super().__init__()
         self._max_bytes = max_bytes
         self._timeout_s = timeout_s
+        self._allow_private_urls = allow_private_urls
 
     def uri_of(self, element: InputFile) -> str:
         return element.uri
 
     def run(self, element: InputFile) -> Iterable[ImageBytes]:
-        yield ImageBytes(element, read_bytes(element.uri, self._max_bytes, self._timeout_s))
+        yield ImageBytes(element, read_bytes(
+            element.uri, self._max_bytes, self._timeout_s, self._allow_private_urls))

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import uuid
 from typing import Any, Iterable, Mapping
 
@@ -14,8 +16,26 @@ from transforms.steps import FallibleStep
 from transforms.fetch import is_local
 
 
-def write_atomically(path: str, data: bytes) -> None:
-    """No reader ever sees a partial file at `path`.
+# Temporaries of write_atomically: the only '*.tmp' files start-up cleanup may delete.
+TEMP_SUFFIX_BYTES = len(".deepdream-0123456789abcdef.tmp")
+TEMP_NAME = re.compile(r"\.deepdream-[0-9a-f]{16}\.tmp$")
+
+
+class OutsideOutputError(OSError):
+    """A write would land outside --output (a symbolic link inside it points elsewhere)."""
+
+
+def check_inside(path: str, root: str) -> None:
+    """Local disk: refuse a path whose folder resolves, through links, outside `root`."""
+    real_root = os.path.realpath(root)
+    folder = os.path.realpath(os.path.dirname(path))
+    if folder != real_root and not folder.startswith(real_root.rstrip(os.sep) + os.sep):
+        raise OutsideOutputError(f"{path!r} resolves to {folder!r}, outside the output {root!r}")
+
+
+def write_atomically(path: str, data: bytes, root: str | None = None) -> None:
+    """No reader ever sees a partial file at `path`; with `root`, no link inside it carries
+    the write outside it.
 
     Local disk: write a temporary sibling, then rename over the final name. Object stores
     (gs://, s3://) publish an object only when its upload completes, so the final name is
@@ -25,7 +45,9 @@ def write_atomically(path: str, data: bytes) -> None:
         with FileSystems.create(path) as f:
             f.write(data)
         return
-    partial = f"{path}.{uuid.uuid4().hex}.tmp"
+    if root is not None:
+        check_inside(path, root)
+    partial = f"{path}.deepdream-{uuid.uuid4().hex[:16]}.tmp"
     try:
         with FileSystems.create(partial) as f:
             f.write(data)
@@ -59,6 +81,7 @@ def metadata_record(
         "dream_seconds": round(result.seconds, 3),
         "device": element.device,
         "worker": element.worker,
+        "tile_size": element.tile_size,
     }
 
 
@@ -84,9 +107,11 @@ class WriteDream(FallibleStep):
     def run(self, element: DreamedImage) -> Iterable[dict[str, Any]]:
         stem = element.decoded.source.stem
         path = FileSystems.join(self._output_dir, stem + extension(self._format))
-        write_atomically(path, encode_image(element.result.image, self._format, self._quality))
+        write_atomically(path, encode_image(element.result.image, self._format, self._quality),
+                         self._output_dir)
         preset = element.decoded.source.preset_or(self._default)
         record = metadata_record(element, path, self._jobs[preset], self._settings_keys[preset])
         # The record goes last: its presence tells a rerun that this input is finished.
-        write_atomically(record_path(self._output_dir, stem), json.dumps(record).encode("utf-8"))
+        write_atomically(record_path(self._output_dir, stem), json.dumps(record).encode("utf-8"),
+                         self._output_dir)
         yield record

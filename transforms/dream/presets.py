@@ -6,6 +6,8 @@ and define more presets; see `preset_from_settings`.
 from __future__ import annotations
 
 import dataclasses
+import reprlib
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -98,9 +100,10 @@ def preset_from_settings(
 
     A model other than the base's brings that model's default layers unless layers are given.
     """
-    unknown = sorted(set(settings) - set(PRESET_KEYS))
+    unknown = sorted(map(str, set(settings) - set(PRESET_KEYS)))
     if unknown:
         raise ValueError(f"unknown setting(s) {', '.join(unknown)}; valid: {', '.join(PRESET_KEYS)}")
+    check_setting_types(name, settings)
     base = get_preset(settings.get("base", DEFAULT_PRESET), presets)
     params = dataclasses.replace(
         base.params, **{key: settings[key] for key in PARAM_NAMES if key in settings}
@@ -118,6 +121,53 @@ def preset_from_settings(
         description=settings.get("description", f"{base.name} with changes"),
         guide=settings.get("guide", base.guide),
     )
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlist, _SHORT.maxdict = 40, 40, 4, 4
+
+
+def short_repr(value: Any) -> str:
+    """A value as a short one-line repr, for error messages about user input."""
+    return _SHORT.repr(value)
+
+
+_PARAM_TYPES = typing.get_type_hints(DreamParams)
+_TEXT_KEYS = ("base", "model", "guide", "description")
+
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    """Whether a settings value fits a DreamParams field: int, float (ints too), str, or None
+    where the field allows it. Booleans are not numbers here."""
+    allowed = typing.get_args(hint) or (hint,)
+    if value is None:
+        return type(None) in allowed
+    if isinstance(value, bool):
+        return bool in allowed
+    if isinstance(value, int) and (int in allowed or float in allowed):
+        return True
+    return any(isinstance(value, t) for t in allowed if t in (float, str))
+
+
+def check_setting_types(name: str, settings: Mapping[str, Any]) -> None:
+    """One clear line for a mistyped setting, before any value is used."""
+    for key, value in settings.items():
+        if key in _PARAM_TYPES and not _type_ok(value, _PARAM_TYPES[key]):
+            kind = {int: "an integer", float: "a number", str: "text"}.get(_PARAM_TYPES[key], "a number or null")
+            raise ValueError(f"preset {name!r}: {key} must be {kind}, got {short_repr(value)}")
+        if key in _TEXT_KEYS and value is not None and not isinstance(value, str):
+            raise ValueError(f"preset {name!r}: {key} must be text, got {short_repr(value)}")
+        if key == "layers" and not (
+            isinstance(value, str)
+            or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+            or (isinstance(value, dict) and all(
+                isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+                for k, v in value.items()))
+        ):
+            raise ValueError(
+                f"preset {name!r}: layers must be text like 'mixed4:1.0,mixed5', a list of such "
+                f"terms or a mapping of layer: weight, got {short_repr(value)}"
+            )
 
 
 def _layers_value(value: Any) -> LayersLike:

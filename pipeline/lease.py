@@ -1,0 +1,315 @@
+"""One writer per output: a lease object under OUT/.deepdream/, renewed while the job runs.
+
+A job takes the lease before it touches the output and renews it every quarter of
+--lease_seconds; a job killed with kill -9 stops renewing and its lease lapses. Taking and
+renewing are compare-and-swap writes where the store has them:
+
+- local disk: an exclusive lock (flock) around read-compare-write;
+- s3://: conditional PUTs (If-None-Match: * to create, If-Match: ETag to renew or take over);
+- gs://: generation preconditions (if_generation_match);
+- any other Beam filesystem: write then read back, which two jobs starting in the same
+  instant could both pass (the README says so).
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any, Iterator, Protocol
+
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+LEASE_FILE = ".deepdream/lease.json"
+
+
+class OutputLockedError(RuntimeError):
+    """Another live job holds the output's lease."""
+
+
+class LeaseLostError(RuntimeError):
+    """Another job took the lease over while this one ran."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    owner: str  # a random id per job start
+    host: str
+    pid: int
+    job: str  # the job name, where the runner has one
+    started: str  # ISO time the job started
+    expires: float  # epoch seconds after which the lease lapses
+
+    def describe(self) -> str:
+        left = self.expires - time.time()
+        state = f"lease expires in {left:.0f}s" if left > 0 else f"lease expired {-left:.0f}s ago"
+        return f"job {self.job!r} on {self.host} (pid {self.pid}), started {self.started}, {state}"
+
+    def encode(self) -> bytes:
+        return json.dumps(asdict(self)).encode("utf-8")
+
+    @classmethod
+    def decode(cls, data: bytes) -> "Holder | None":
+        try:
+            return cls(**json.loads(data.decode("utf-8")))
+        except Exception:  # a damaged lease is treated as expired
+            return None
+
+
+class LeaseStore(Protocol):
+    """Compare-and-swap on one small object; `version` is whatever the store compares.
+    create and replace return the new version, or None when the condition failed."""
+
+    def read(self) -> tuple[bytes, Any] | None: ...
+    def create(self, data: bytes) -> Any: ...
+    def replace(self, data: bytes, version: Any) -> Any: ...
+    def delete(self, version: Any) -> None: ...
+
+
+class LocalLeaseStore:
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._lock_path = path + ".lock"
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        import fcntl
+
+        os.makedirs(os.path.dirname(self._path), exist_ok=True)
+        with open(self._lock_path, "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def _read(self) -> bytes | None:
+        try:
+            with open(self._path, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def read(self) -> tuple[bytes, Any] | None:
+        data = self._read()
+        return None if data is None else (data, data)
+
+    def _write(self, data: bytes) -> None:
+        partial = f"{self._path}.{uuid.uuid4().hex[:16]}.part"
+        with open(partial, "wb") as f:
+            f.write(data)
+        os.replace(partial, self._path)
+
+    def create(self, data: bytes) -> Any:
+        with self._locked():
+            if self._read() is not None:
+                return None
+            self._write(data)
+            return data
+
+    def replace(self, data: bytes, version: Any) -> Any:
+        with self._locked():
+            if self._read() != version:
+                return None
+            self._write(data)
+            return data
+
+    def delete(self, version: Any) -> None:
+        with self._locked():
+            if self._read() == version:
+                os.remove(self._path)
+
+
+class S3LeaseStore:
+    def __init__(self, uri: str, options: PipelineOptions) -> None:
+        from apache_beam.io.aws.clients.s3.boto3_client import Client
+
+        self._client = Client(options).client  # the job's own S3 options (endpoint, keys)
+        self._bucket, _, self._key = uri[len("s3://"):].partition("/")
+
+    @staticmethod
+    def _precondition_failed(exc: Exception) -> bool:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+        return code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
+
+    def read(self) -> tuple[bytes, Any] | None:
+        try:
+            response = self._client.get_object(Bucket=self._bucket, Key=self._key)
+        except self._client.exceptions.NoSuchKey:
+            return None
+        return response["Body"].read(), response["ETag"]
+
+    def _put(self, data: bytes, **condition: str) -> Any:
+        try:
+            response = self._client.put_object(Bucket=self._bucket, Key=self._key, Body=data, **condition)
+        except Exception as exc:
+            if self._precondition_failed(exc):
+                return None
+            raise
+        return response["ETag"]
+
+    def create(self, data: bytes) -> Any:
+        return self._put(data, IfNoneMatch="*")
+
+    def replace(self, data: bytes, version: Any) -> Any:
+        return self._put(data, IfMatch=version)
+
+    def delete(self, version: Any) -> None:
+        current = self.read()
+        if current is not None and current[1] == version:
+            self._client.delete_object(Bucket=self._bucket, Key=self._key)
+
+
+class GcsLeaseStore:
+    def __init__(self, uri: str, options: PipelineOptions) -> None:
+        from apache_beam.io.gcp.gcsio import create_storage_client
+
+        bucket, _, name = uri[len("gs://"):].partition("/")
+        self._blob = create_storage_client(options).bucket(bucket).blob(name)
+
+    def read(self) -> tuple[bytes, Any] | None:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            data = self._blob.download_as_bytes()
+        except NotFound:
+            return None
+        return data, self._blob.generation
+
+    def _upload(self, data: bytes, generation: int) -> Any:
+        from google.api_core.exceptions import PreconditionFailed
+
+        try:
+            self._blob.upload_from_string(data, if_generation_match=generation)
+        except PreconditionFailed:
+            return None
+        return self._blob.generation
+
+    def create(self, data: bytes) -> Any:
+        return self._upload(data, 0)
+
+    def replace(self, data: bytes, version: Any) -> Any:
+        return self._upload(data, version)
+
+    def delete(self, version: Any) -> None:
+        from google.api_core.exceptions import NotFound, PreconditionFailed
+
+        with contextlib.suppress(NotFound, PreconditionFailed):
+            self._blob.delete(if_generation_match=version)
+
+
+class BestEffortLeaseStore:
+    """Any other Beam filesystem: no conditional writes, so write and read back."""
+
+    def __init__(self, uri: str) -> None:
+        self._uri = uri
+
+    def read(self) -> tuple[bytes, Any] | None:
+        if not FileSystems.exists(self._uri):
+            return None
+        with FileSystems.open(self._uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            data = f.read()
+        return data, data
+
+    def _write_and_check(self, data: bytes) -> Any:
+        with FileSystems.create(self._uri) as f:
+            f.write(data)
+        time.sleep(1.0)  # let a racing writer's object land before reading back
+        current = self.read()
+        return data if current is not None and current[0] == data else None
+
+    def create(self, data: bytes) -> Any:
+        return self._write_and_check(data) if self.read() is None else None
+
+    def replace(self, data: bytes, version: Any) -> Any:
+        current = self.read()
+        return self._write_and_check(data) if current is not None and current[1] == version else None
+
+    def delete(self, version: Any) -> None:
+        current = self.read()
+        if current is not None and current[1] == version:
+            FileSystems.delete([self._uri])
+
+
+def lease_store(output_dir: str, options: PipelineOptions) -> LeaseStore:
+    uri = FileSystems.join(output_dir, LEASE_FILE)
+    scheme = FileSystems.get_scheme(uri)
+    if scheme in (None, "file"):
+        return LocalLeaseStore(uri[len("file://"):] if uri.startswith("file://") else uri)
+    if scheme == "s3":
+        return S3LeaseStore(uri, options)
+    if scheme == "gs":
+        return GcsLeaseStore(uri, options)
+    return BestEffortLeaseStore(uri)
+
+
+class OutputLease:
+    """Held from `acquire` to `release`; a daemon thread renews it every ttl/4 seconds.
+
+    `lost` tells whether another job took the lease over while this one ran.
+    """
+
+    def __init__(self, store: LeaseStore, ttl_s: float, job: str) -> None:
+        self._store = store
+        self._ttl = ttl_s
+        self._me = Holder(
+            owner=uuid.uuid4().hex, host=socket.gethostname(), pid=os.getpid(), job=job,
+            started=datetime.datetime.now().astimezone().isoformat(timespec="seconds"), expires=0.0,
+        )
+        self._version: Any = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.lost: Holder | None = None
+        self.took_over: Holder | None = None
+
+    def _fresh(self) -> bytes:
+        self._me = Holder(**{**asdict(self._me), "expires": time.time() + self._ttl})
+        return self._me.encode()
+
+    def acquire(self, force: bool = False) -> None:
+        current = self._store.read()
+        if current is None:
+            self._version = self._store.create(self._fresh())
+        else:
+            holder = Holder.decode(current[0])
+            if holder is not None and holder.expires > time.time() and not force:
+                self._refuse(current)
+            self._version = self._store.replace(self._fresh(), current[1])
+            self.took_over = holder
+        if self._version is None:  # another job won the race
+            self._refuse(self._store.read())
+        self._thread = threading.Thread(target=self._renew_until_stopped, name="lease", daemon=True)
+        self._thread.start()
+
+    def _refuse(self, current: tuple[bytes, Any] | None) -> None:
+        holder = Holder.decode(current[0]) if current else None
+        who = holder.describe() if holder else "another job"
+        raise OutputLockedError(
+            f"the output is being written by {who}; wait for it, or pass --force if that job is gone"
+        )
+
+    def _renew_until_stopped(self) -> None:
+        while not self._stop.wait(self._ttl / 4):
+            try:
+                version = self._store.replace(self._fresh(), self._version)
+                if version is None:
+                    current = self._store.read()
+                    self.lost = (current and Holder.decode(current[0])) or self._me
+                    logging.error("another job took over the output: %s", self.lost.describe())
+                    return
+                self._version = version
+            except Exception as exc:  # a flaky store: try again at the next beat
+                logging.warning("could not renew the output lease: %s", exc)
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self.lost is None and self._version is not None:
+            with contextlib.suppress(Exception):
+                self._store.delete(self._version)
