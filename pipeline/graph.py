@@ -25,7 +25,10 @@ def _write_jsonl(records: beam.PCollection, path: str, label: str) -> None:
     (
         records
         | f"{label}ToJson" >> beam.Map(lambda record: json.dumps(record, ensure_ascii=False))
-        | f"Write{label}" >> beam.io.WriteToText(path, shard_name_template="")
+        # Nothing to write writes nothing: an empty object cannot be uploaded through
+        # Beam's S3 filesystem (a multipart upload needs a part). The launcher writes the
+        # empty file itself once the job is done (pipeline/empty_results.py).
+        | f"Write{label}" >> beam.io.WriteToText(path, shard_name_template="", skip_if_empty=True)
     )
 
 

@@ -21,6 +21,7 @@ from pipeline.progress import ProgressLine
 from pipeline.report import write_report
 from pipeline.summary import JobSummary, summarize
 from pipeline.cleanup import remove_stale_temporaries
+from pipeline.empty_results import write_empty_results
 from pipeline.lease import LeaseLostError, OutputLease, OutputLockedError, lease_store
 from pipeline.output_checks import check_output_writable
 from transforms.read import NoInputsError, check_inputs_exist
@@ -91,6 +92,8 @@ def _run_pipeline(
         result = pipeline.run()
         result.wait_until_finish()
     summary = summarize(result, time.perf_counter() - started, config.max_failure_ratio)
+    if not dry_run:
+        write_empty_results(config, summary, pipeline_options)
     print(summary.line())
     if config.report and not dry_run:
         print(f"beam-deepdream: report at {write_report(config.output, config.allow_private_urls)}")
@@ -101,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry: 0 when the job ran, 1 when too many inputs failed (see
     --max_failure_ratio; by default only when all did), 2 when it could not start."""
     logging.getLogger().setLevel(logging.WARNING)
+    # Empty sinks are skipped on purpose (see pipeline/empty_results.py): not news to a user.
+    logging.getLogger("apache_beam.io.filebasedsink").setLevel(logging.ERROR)
     args = sys.argv[1:] if argv is None else list(argv)
     if "-h" in args or "--help" in args:
         print(help_text())

@@ -51,3 +51,12 @@ def photo() -> np.ndarray:
 def read_jsonl(path: Path) -> list[dict]:
     """The records of a JSON-lines file the job wrote."""
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """A real S3 endpoint on loopback for the whole session (moto's server), stopped at the end."""
+    from tests.servers import s3_server
+
+    with s3_server() as server:
+        yield server

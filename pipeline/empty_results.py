@@ -1,0 +1,31 @@
+"""Empty metadata.jsonl / errors.jsonl for a job that had nothing to put in them.
+
+The job's sinks skip empty outputs (Beam's S3 uploader cannot write a zero-byte object), so
+the launcher writes them once the job is done: an empty errors.jsonl says "no errors", and
+an empty metadata.jsonl replaces a stale one from an earlier run.
+"""
+from __future__ import annotations
+
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline.config import JobConfig
+from pipeline.graph import ERRORS_FILE, METADATA_FILE
+from pipeline.summary import JobSummary
+
+
+def write_empty(uri: str, options: PipelineOptions) -> None:
+    if FileSystems.get_scheme(uri) == "s3":  # one plain PUT, which may be empty
+        from apache_beam.io.aws.clients.s3.boto3_client import Client
+
+        bucket, _, key = uri[len("s3://"):].partition("/")
+        Client(options).client.put_object(Bucket=bucket, Key=key, Body=b"")
+        return
+    FileSystems.create(uri).close()
+
+
+def write_empty_results(config: JobConfig, summary: JobSummary, options: PipelineOptions) -> None:
+    if config.metadata_format in ("jsonl", "both") and summary.dreamed + summary.skipped == 0:
+        write_empty(FileSystems.join(config.output, METADATA_FILE), options)
+    if summary.failed == 0:
+        write_empty(FileSystems.join(config.output, ERRORS_FILE), options)

@@ -1,0 +1,193 @@
+"""The whole job against a real S3 server, reached only through the job's own options."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline.run import main, run
+
+FAST = ["--runner", "FnApiRunner", "--octaves", "1", "--iterations", "1"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def png(seed: int, size=(40, 56)) -> bytes:
+    rng = np.random.default_rng(seed)
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def new_bucket(s3) -> str:
+    name = f"b-{uuid.uuid4().hex[:12]}"
+    s3.client().create_bucket(Bucket=name)
+    return name
+
+
+def keys(s3, bucket: str, prefix: str = "") -> list[str]:
+    pages = s3.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+
+def jsonl(s3, bucket: str, key: str) -> list[dict]:
+    body = s3.client().get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+    return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def bucket_job(s3):
+    """Inputs under s3:// (a ** pattern and a manifest), output under s3://."""
+    bucket = new_bucket(s3)
+    client = s3.client()
+    matched = ["photos/a.png", "photos/deep/dir/b.png", "photos/with space.png", "photos/été/ça.png"]
+    for i, key in enumerate(matched):
+        client.put_object(Bucket=bucket, Key=key, Body=png(i))
+    client.put_object(Bucket=bucket, Key="photos/corrupt.png", Body=b"\x89PNG\r\n\x1a\n broken")
+    client.put_object(Bucket=bucket, Key="listed/only in list.png", Body=png(9))
+    listed = [f"s3://{bucket}/listed/only in list.png", f"s3://{bucket}/photos/a.png",
+              f"s3://{bucket}/listed/missing.png"]
+    client.put_object(Bucket=bucket, Key="lists/manifest.txt", Body="\n".join(listed).encode())
+    args = [f"--input=s3://{bucket}/photos/**", f"--input_list=s3://{bucket}/lists/manifest.txt",
+            f"--output=s3://{bucket}/out", "--metadata_format=both", "--report", *FAST, *s3.options]
+    first = run(args)
+    inputs = {f"s3://{bucket}/{key}" for key in matched} | {f"s3://{bucket}/photos/corrupt.png"} | set(listed)
+    return bucket, args, first, inputs
+
+
+def test_a_job_in_a_bucket_writes_everything_there(s3, bucket_job):
+    bucket, _, first, inputs = bucket_job
+    records = jsonl(s3, bucket, "out/metadata.jsonl")
+    errors = jsonl(s3, bucket, "out/errors.jsonl")
+    assert sorted([r["input_uri"] for r in records] + [e["uri"] for e in errors]) == sorted(inputs)
+    assert {e["uri"].rsplit("/", 1)[1]: e["step"] for e in errors} == {
+        "corrupt.png": "decode", "missing.png": "read"}
+    assert (first.dreamed, first.failed, first.inputs) == (5, 2, 7)
+    written = keys(s3, bucket, "out/")
+    for record in records:
+        assert record["output_uri"].startswith(f"s3://{bucket}/out/")
+        key = record["output_uri"][len(f"s3://{bucket}/"):]
+        assert key in written
+        body = s3.client().get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert Image.open(io.BytesIO(body)).size == (56, 40)
+    assert {"out/metadata.parquet", "out/report.html"} <= set(written)
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(io.BytesIO(s3.client().get_object(
+        Bucket=bucket, Key="out/metadata.parquet")["Body"].read()))
+    assert sorted(table.column("input_uri").to_pylist()) == sorted(r["input_uri"] for r in records)
+    assert not [k for k in written if "beam-temp-" in k or k.endswith(".tmp") or "probe-" in k]
+    assert "out/.deepdream/lease.json" not in written  # released at the end
+
+
+def test_a_rerun_in_a_bucket_dreams_nothing(s3, bucket_job):
+    bucket, args, first, inputs = bucket_job
+    again = run(args)
+    assert (again.dreamed, again.skipped, again.failed) == (0, first.dreamed, first.failed)
+    records = jsonl(s3, bucket, "out/metadata.jsonl")
+    assert len(records) == len({r["input_uri"] for r in records}) == first.dreamed
+
+
+def test_a_missing_bucket_stops_the_job_at_once(s3, tmp_path, capsys):
+    Image.new("RGB", (40, 40)).save(tmp_path / "x.png")
+    started = time.monotonic()
+    code = main([f"--input={tmp_path}/*.png", "--output=s3://no-such-bucket-here/out", *FAST, *s3.options])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and time.monotonic() - started < 30
+    assert len(err.splitlines()) == 1 and "not writable" in err and "no-such-bucket-here" in err
+
+
+def _start_job(args: list[str]) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=ROOT, env=env,
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _wait_for(condition, job: subprocess.Popen, what: str, timeout_s: float = 240) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert job.poll() is None, f"the job ended before {what}: {job.stderr.read().decode()[-2000:]}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def _kill(job: subprocess.Popen) -> None:
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
+    job.stderr.close()
+
+
+def test_a_job_killed_in_a_bucket_resumes_without_duplicates(s3):
+    bucket = new_bucket(s3)
+    images = 8
+    for i in range(images):
+        s3.client().put_object(Bucket=bucket, Key=f"in/{i}.png", Body=png(i, (96, 128)))
+    args = [f"--input=s3://{bucket}/in/*.png", f"--output=s3://{bucket}/out", "--runner=FnApiRunner",
+            "--octaves=2", "--iterations=25", "--lease_seconds=2", *s3.options]
+    job = _start_job(args)
+    _wait_for(lambda: len(keys(s3, bucket, "out/.deepdream/records/")) >= 2, job, "two images were written")
+    _kill(job)
+    done_before = len(keys(s3, bucket, "out/.deepdream/records/"))
+    assert done_before < images, "kill the job part-way"
+    time.sleep(2.5)  # the dead job's lease lapses
+
+    summary = run(args)
+    assert summary.skipped == done_before and summary.dreamed == images - done_before
+    records = jsonl(s3, bucket, "out/metadata.jsonl")
+    assert sorted(r["input_uri"] for r in records) == sorted(f"s3://{bucket}/in/{i}.png" for i in range(images))
+    assert jsonl(s3, bucket, "out/errors.jsonl") == []
+    written = keys(s3, bucket, "out/")
+    for record in records:  # every record counted as done has its image
+        assert record["output_uri"][len(f"s3://{bucket}/"):] in written
+    assert not [k for k in written if "beam-temp-" in k or k.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("store", ["local", "s3"])
+def test_one_job_per_output(s3, tmp_path, capsys, caplog, store):
+    """The second job refuses and names the first; once the first is dead and its lease
+    lapsed, a new job starts."""
+    for i in range(3):
+        Image.open(io.BytesIO(png(i, (96, 128)))).save(tmp_path / f"{i}.png")
+    if store == "s3":
+        bucket = new_bucket(s3)
+        output, lease_exists = f"s3://{bucket}/out", lambda: bool(keys(s3, bucket, "out/.deepdream/lease.json"))
+    else:
+        output = str(tmp_path / "out")
+        lease_exists = (tmp_path / "out" / ".deepdream" / "lease.json").exists
+    common = [f"--input={tmp_path}/*.png", f"--output={output}", "--lease_seconds=2", *s3.options]
+    first = _start_job([*common, "--runner=FnApiRunner", "--octaves=3", "--iterations=200"])
+    try:
+        _wait_for(lease_exists, first, "the first job took the lease")
+        assert main([*common, *FAST]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1
+        assert f"pid {first.pid}" in err and "--force" in err
+    finally:
+        _kill(first)
+    time.sleep(2.5)
+    assert main([*common, *FAST]) == 0  # a lapsed lease needs no --force
+    assert "took over the output from job 'beam-deepdream'" in caplog.text
+
+
+def test_force_takes_a_live_lease_and_the_first_job_says_so(tmp_path, caplog):
+    for i in range(2):
+        Image.open(io.BytesIO(png(i, (96, 128)))).save(tmp_path / f"{i}.png")
+    common = [f"--input={tmp_path}/*.png", f"--output={tmp_path / 'out'}", "--lease_seconds=2"]
+    first = _start_job([*common, "--runner=FnApiRunner", "--octaves=2", "--iterations=60"])
+    lease = tmp_path / "out" / ".deepdream" / "lease.json"
+    _wait_for(lease.exists, first, "the first job took the lease")
+    assert main([*common, *FAST, "--force"]) == 0
+    assert f"took over the output from job 'beam-deepdream' on" in caplog.text
+    assert "lease expires in" in caplog.text  # it was alive
+    assert first.wait(240) == 1
+    assert "another job took the output over" in first.stderr.read().decode()
+    first.stderr.close()
