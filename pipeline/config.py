@@ -130,7 +130,7 @@ PRESET_OPTIONS = ("model", "layers", "guide") + PARAM_NAMES
 
 # A params file is a page of settings: more is a mistake (or an attack on the launcher).
 MAX_PARAMS_BYTES = 256 * 1024
-MAX_PARAMS_ALIASES = 100
+MAX_PARAMS_ALIASES = 32  # anchors shared between presets need a few; 32 bound any expansion
 
 
 def load_params_file(uri: str, allow_private_urls: bool = False) -> dict[str, Any]:

