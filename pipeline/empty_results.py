@@ -16,10 +16,10 @@ from pipeline.summary import JobSummary
 
 def write_empty(uri: str, options: PipelineOptions) -> None:
     if FileSystems.get_scheme(uri) == "s3":  # one plain PUT, which may be empty
-        from apache_beam.io.aws.clients.s3.boto3_client import Client
+        from pipeline.s3 import s3_client, split_s3
 
-        bucket, _, key = uri[len("s3://"):].partition("/")
-        Client(options).client.put_object(Bucket=bucket, Key=key, Body=b"")
+        bucket, key = split_s3(uri)
+        s3_client(options).put_object(Bucket=bucket, Key=key, Body=b"")
         return
     FileSystems.create(uri).close()
 

@@ -127,10 +127,10 @@ class LocalLeaseStore:
 
 class S3LeaseStore:
     def __init__(self, uri: str, options: PipelineOptions) -> None:
-        from apache_beam.io.aws.clients.s3.boto3_client import Client
+        from pipeline.s3 import s3_client, split_s3
 
-        self._client = Client(options).client  # the job's own S3 options (endpoint, keys)
-        self._bucket, _, self._key = uri[len("s3://"):].partition("/")
+        self._client = s3_client(options)  # the job's own S3 options (endpoint, keys)
+        self._bucket, self._key = split_s3(uri)
 
     @staticmethod
     def _precondition_failed(exc: Exception) -> bool:

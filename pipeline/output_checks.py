@@ -1,6 +1,7 @@
 """Launch-time check that the output location takes writes, before any image is dreamed."""
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 
@@ -17,6 +18,8 @@ def check_output_writable(output_dir: str) -> None:
     read-only directory stops the job here instead of after hours of dreaming."""
     probe = FileSystems.join(output_dir, PROBE_DIR, f"probe-{uuid.uuid4().hex[:16]}")
     created = _missing_folders(os.path.dirname(probe)) if is_local(output_dir) else []
+    # Filesystems log their own failures (S3's as bare ERROR lines); ours is the one to show.
+    logging.disable(logging.ERROR)
     try:
         with FileSystems.create(probe) as f:
             f.write(b"beam-deepdream write probe\n")
@@ -24,6 +27,7 @@ def check_output_writable(output_dir: str) -> None:
     except Exception as exc:  # any filesystem's way of saying no
         raise ConfigError(f"--output {output_dir!r} is not writable: {_first_cause(exc)}") from None
     finally:
+        logging.disable(logging.NOTSET)
         for folder in created:  # a job that stops at a later check leaves no trace
             try:
                 os.rmdir(folder)

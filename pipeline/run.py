@@ -22,8 +22,10 @@ from pipeline.report import write_report
 from pipeline.summary import JobSummary, summarize
 from pipeline.cleanup import remove_stale_temporaries
 from pipeline.empty_results import write_empty_results
+from pipeline.local_workers import options_for_local_workers
 from pipeline.lease import LeaseLostError, OutputLease, OutputLockedError, lease_store
 from pipeline.output_checks import check_output_writable
+from pipeline.s3 import check_s3_access
 from transforms.read import NoInputsError, check_inputs_exist
 from transforms.dream.presets import get_preset
 from transforms.fetch import is_local
@@ -53,6 +55,7 @@ def run(
     dry_run = pipeline_options.view_as(TestOptions).dry_run
     if dry_run:
         return _run_pipeline(pipeline_options, config, save_main_session, test_pipeline, 0, True)
+    check_s3_access([*config.inputs, *config.input_lists, config.output], pipeline_options)
     matched = check_inputs_exist(config.inputs, config.input_lists)
     check_output_writable(config.output)
     check_models(config)
@@ -88,7 +91,8 @@ def _run_pipeline(
     started = time.perf_counter()
     # A live line on a terminal, for local outputs (the records it counts are local files).
     show_progress = sys.stderr.isatty() and not dry_run and is_local(config.output)
-    with ProgressLine(config.output, None if config.input_lists else matched) if show_progress else nullcontext():
+    progress = ProgressLine(config.output, None if config.input_lists else matched) if show_progress else nullcontext()
+    with progress, options_for_local_workers(pipeline_options):
         result = pipeline.run()
         result.wait_until_finish()
     summary = summarize(result, time.perf_counter() - started, config.max_failure_ratio)

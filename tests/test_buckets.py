@@ -103,7 +103,34 @@ def test_a_missing_bucket_stops_the_job_at_once(s3, tmp_path, capsys):
     code = main([f"--input={tmp_path}/*.png", "--output=s3://no-such-bucket-here/out", *FAST, *s3.options])
     err = capsys.readouterr().err.strip()
     assert code == 2 and time.monotonic() - started < 30
-    assert len(err.splitlines()) == 1 and "not writable" in err and "no-such-bucket-here" in err
+    assert len(err.splitlines()) == 1 and "s3://no-such-bucket-here does not exist" in err
+
+
+def test_missing_credentials_stop_the_job_at_once(s3, tmp_path, capsys, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    bucket = new_bucket(s3)
+    s3.client().put_object(Bucket=bucket, Key="in/a.png", Body=png(0))
+    started = time.monotonic()
+    code = main([f"--input=s3://{bucket}/in/*.png", f"--output={tmp_path / 'out'}", *FAST,
+                 f"--s3_endpoint_url={s3.endpoint}", "--s3_region_name=us-east-1"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and time.monotonic() - started < 30
+    assert len(err.splitlines()) == 1 and "no S3 credentials" in err
+
+
+def test_an_output_the_credentials_may_not_write_stops_the_job(s3, tmp_path, capsys):
+    """A bucket that exists but refuses the write: the probe object finds out at launch."""
+    bucket = new_bucket(s3)
+    s3.client().put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
+    Image.new("RGB", (40, 40)).save(tmp_path / "x.png")
+    code = main([f"--input={tmp_path}/*.png", f"--output=s3://{bucket}/out", *FAST, *s3.options])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "not writable" in err
 
 
 def _start_job(args: list[str]) -> subprocess.Popen:
@@ -191,3 +218,15 @@ def test_force_takes_a_live_lease_and_the_first_job_says_so(tmp_path, caplog):
     assert first.wait(240) == 1
     assert "another job took the output over" in first.stderr.read().decode()
     first.stderr.close()
+
+
+def test_worker_processes_reach_the_bucket_through_the_jobs_options(s3):
+    """Separate worker processes (as on Dataflow) get the S3 options from the runner."""
+    bucket = new_bucket(s3)
+    for i in range(4):
+        s3.client().put_object(Bucket=bucket, Key=f"in/{i}.png", Body=png(i))
+    summary = run([f"--input=s3://{bucket}/in/*.png", f"--output=s3://{bucket}/out", "--runner=FnApiRunner",
+                   "--direct_running_mode=multi_processing", "--direct_num_workers=2", *FAST[2:], *s3.options])
+    records = jsonl(s3, bucket, "out/metadata.jsonl")
+    assert summary.dreamed == len(records) == 4
+    assert all(int(r["worker"].rsplit(":", 1)[1]) != os.getpid() for r in records)
