@@ -199,8 +199,10 @@ class GcsLeaseStore:
     def delete(self, version: Any) -> None:
         from google.api_core.exceptions import NotFound, PreconditionFailed
 
-        with contextlib.suppress(NotFound, PreconditionFailed):
-            self._blob.delete(if_generation_match=version)
+        current = self.read()  # compared here too: not every GCS emulator honours the precondition
+        if current is not None and current[1] == version:
+            with contextlib.suppress(NotFound, PreconditionFailed):
+                self._blob.delete(if_generation_match=version)
 
 
 class BestEffortLeaseStore:
