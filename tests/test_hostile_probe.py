@@ -211,3 +211,19 @@ def test_no_write_follows_a_link_out_of_the_output(tmp_path):
     (error,) = read_jsonl(out / "errors.jsonl")
     assert error["step"] == "write" and error["error_type"] == "OutsideOutputError"
     assert list(outside.iterdir()) == []
+
+
+# What a user sees
+
+def test_a_start_error_is_one_line_without_tensorflow_chatter(tmp_path):
+    """TensorFlow's native start-up lines (oneDNN, 'Could not find cuda drivers', cuInit)
+    never reach the user of the CLI; the error does."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "CUDA_VISIBLE_DEVICES")}
+    done = subprocess.run([sys.executable, "-m", "pipeline", f"--input={tmp_path}/none*.png",
+                           f"--output={tmp_path / 'out'}"], env=env, capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"beam-deepdream: error: --input '{tmp_path}/none*.png' matches no file"]

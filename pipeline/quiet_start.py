@@ -1,0 +1,42 @@
+"""Import TensorFlow without its C++ start-up chatter on stderr.
+
+TensorFlow's native libraries print lines before its logging is set up (so
+TF_CPP_MIN_LOG_LEVEL cannot silence them): oneDNN notices, CPU-feature hints and, on a
+machine without an NVIDIA driver, 'Could not find cuda drivers' and 'failed call to
+cuInit'. None is something a user can act on. The CLI imports TensorFlow and lists its
+devices once with stderr sent to a file, then passes on every other line.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+
+_NOISE = re.compile(
+    r"All log messages before absl::InitializeLog|oneDNN custom operations are on"
+    r"|Could not find cuda drivers|cpu_feature_guard|To enable the following instructions"
+    r"|failed call to cuInit|Unable to register cu(DNN|FFT|BLAS) factory"
+    r"|computation placer already registered|TF-TRT Warning"
+)
+
+
+def import_tensorflow_quietly() -> None:
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # device start-up prints its own lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        kept = [line for line in captured.read().decode("utf-8", "replace").splitlines()
+                if line.strip() and not _NOISE.search(line)]
+    if kept:
+        print("\n".join(kept), file=sys.stderr)
