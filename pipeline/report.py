@@ -164,11 +164,18 @@ def write_report(output_dir: str, allow_private_urls: bool = False) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m pipeline.report OUTPUT_DIR [storage options]`: the storage options are the
+    job's own (e.g. --s3_endpoint_url ..., --project ...), so an output in a bucket works."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
     args = sys.argv[1:] if argv is None else list(argv)
-    if len(args) != 1 or args[0] in ("-h", "--help"):
-        print("usage: python -m pipeline.report OUTPUT_DIR", file=sys.stderr)
+    if not args or args[0].startswith("-"):
+        print("usage: python -m pipeline.report OUTPUT_DIR [--allow_private_urls] [storage options]",
+              file=sys.stderr)
         return 2
-    print(write_report(args[0]))
+    allow_private_urls = "--allow_private_urls" in args
+    FileSystems.set_options(PipelineOptions([a for a in args[1:] if a != "--allow_private_urls"]))
+    print(write_report(args[0], allow_private_urls))
     return 0
 
 
