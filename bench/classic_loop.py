@@ -1,4 +1,4 @@
-"""A plain re-implementation of DESIGN.md's classic algorithm, for parity tests and the benchmark.
+"""A plain re-implementation of the seed's classic algorithm (docs/design.md), for parity tests and the benchmark.
 
 Written independently of the engine, the way the keras.io example reads: a Python loop over
 steps, one gradient step per call, NumPy pre/deprocessing.

@@ -5,7 +5,7 @@
 
 Each run is a fresh Python process (TensorFlow import, model build and tracing included),
 timed from outside with its peak RSS read from the kernel (wait4). The baseline is
-bench/classic_loop.py, DESIGN.md's loop written plainly; (b) is transforms.dream.Dreamer.
+bench/classic_loop.py, the seed's loop written plainly (docs/design.md); (b) is transforms.dream.Dreamer.
 Both use InceptionV3 with the same seeded random weights (ImageNet weights need a download;
 speed does not depend on the values), or --weights PATH for real ones. Medians of the
 repeats are reported, with the ratio engine/baseline, and written as JSON.

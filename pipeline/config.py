@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from pipeline.options import DreamOptions
+from transforms.dream.params import UNITS_PER_LEVEL
 from transforms.dream.presets import (
     PARAM_NAMES, PRESETS, Preset, get_preset, preset_from_settings, short_repr,
 )
@@ -115,7 +116,11 @@ class JobConfig:
             "weights": self.weights_for(preset) or "default",
             "layers": [term.as_record() for term in preset.layers],
             "guide": preset.guide,
-            "params": dataclasses.asdict(preset.params),
+            "params": dataclasses.asdict(preset.params),  # step in the model's pixel units
+            "pixel_units": pixel_units(preset, self.preprocessing),
+            # The step as the preset gave it, before conversion to this model's units.
+            "step_given": preset.step_given if preset.step_given is not None else preset.params.step,
+            "step_given_units": preset.step_given_units or pixel_units(preset, self.preprocessing),
             "grad_norm": preset.params.grad_norm,
             "precision": self.precision,
             "format": self.image_format,
@@ -201,21 +206,37 @@ def resolve_presets(options: DreamOptions) -> tuple[dict[str, Preset], Preset]:
         raise ValueError(f"'preset' in --params must be a preset name, got {short_repr(base_name)}")
     base = get_preset(base_name, presets)
     preset = preset_from_settings(base.name, {"base": base.name, **overrides}, presets) if overrides else base
-    presets = {name: fill_default_layers(p, options.preprocessing) for name, p in presets.items()}
-    presets[preset.name] = fill_default_layers(preset, options.preprocessing)
+    presets = {name: complete_preset(p, options.preprocessing) for name, p in presets.items()}
+    presets[preset.name] = complete_preset(preset, options.preprocessing)
     return presets, presets[preset.name]
 
 
-def fill_default_layers(preset: Preset, preprocessing: str | None) -> Preset:
-    """A preset whose model changed without layers gets that model's default layers."""
-    if preset.layers:
-        return preset
+def complete_preset(preset: Preset, preprocessing: str | None) -> Preset:
+    """A preset whose model changed gets that model's default layers (unless layers were
+    given) and its inherited step converted into the new model's pixel units."""
     from transforms.dream.models import get_model_spec  # imports Keras: only when needed
 
     spec = get_model_spec(preset.model, preprocessing)
-    if not spec.default_layers:
-        raise ValueError(
-            f"model {preset.model!r} has no default layers: pass --layers (see --list_layers "
-            "for its layer names)"
+    if not preset.layers:
+        if not spec.default_layers:
+            raise ValueError(
+                f"model {preset.model!r} has no default layers: pass --layers (see --list_layers "
+                "for its layer names)"
+            )
+        preset = dataclasses.replace(preset, layers=spec.default_layers)
+    if preset.step_model is not None:
+        given_units = get_model_spec(preset.step_model, preprocessing).preprocessing.name
+        units = spec.preprocessing.name
+        step = preset.params.step * UNITS_PER_LEVEL[units] / UNITS_PER_LEVEL[given_units]
+        preset = dataclasses.replace(
+            preset, params=dataclasses.replace(preset.params, step=step), step_model=None,
+            step_given=preset.params.step, step_given_units=given_units,
         )
-    return dataclasses.replace(preset, layers=spec.default_layers)
+    return preset
+
+
+def pixel_units(preset: Preset, preprocessing: str | None) -> str:
+    """The pixel convention of the preset's model (its step is in these units)."""
+    from transforms.dream.models import get_model_spec
+
+    return get_model_spec(preset.model, preprocessing).preprocessing.name

@@ -1,4 +1,4 @@
-"""The engine's classic preset against an independent plain implementation of DESIGN.md."""
+"""The engine's classic preset against an independent plain implementation of the seed algorithm (docs/design.md)."""
 from __future__ import annotations
 
 import numpy as np

@@ -9,6 +9,10 @@ STEP_MODES = ("image", "pixel")
 # Kept in step with precision.py's LOSS_SCALE and preprocessing.PREPROCESSINGS (tests check).
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 PREPROCESSING_NAMES = ("inception", "caffe", "torch", "raw")
+# How many model input units one grey level of the 0-255 image is, per pixel convention: a
+# step given for one network means the same visual change on another after conversion.
+# torch divides by a per-channel std (0.229, 0.224, 0.225): their mean stands for all three.
+UNITS_PER_LEVEL = {"inception": 1 / 127.5, "caffe": 1.0, "torch": 1 / (255 * 0.226), "raw": 1.0}
 
 
 @dataclass(frozen=True)

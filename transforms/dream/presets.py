@@ -23,6 +23,12 @@ class Preset:
     params: DreamParams = field(default_factory=DreamParams)
     description: str = ""
     guide: str | None = None  # URI of a guide image: dot-product objective instead of L2
+    # When the model was replaced, the model whose pixel units params.step is still given in;
+    # the launcher converts it (config.complete_preset). None: the step is in model's units.
+    step_model: str | None = None
+    # After a conversion: the step as the preset gave it, and that model's pixel convention.
+    step_given: float | None = None
+    step_given_units: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", as_terms(self.layers))
@@ -108,9 +114,16 @@ def preset_from_settings(
     params = dataclasses.replace(
         base.params, **{key: settings[key] for key in PARAM_NAMES if key in settings}
     )
-    model, layers = base.model, base.layers
+    model, layers, step_model = base.model, base.layers, base.step_model
     if settings.get("model") not in (None, base.model):
         model, layers = settings["model"], ()  # the model's defaults, filled in at start
+        # An inherited step keeps its visual size on the new model (converted at start); an
+        # inherited max_loss does not carry over: each network's loss has its own scale.
+        step_model = None if "step" in settings else (base.step_model or base.model)
+        if "max_loss" not in settings:
+            params = dataclasses.replace(params, max_loss=None)
+    elif "step" in settings:
+        step_model = None
     if settings.get("layers") is not None:
         layers = as_terms(_layers_value(settings["layers"]))
     return Preset(
@@ -120,6 +133,7 @@ def preset_from_settings(
         params=params,
         description=settings.get("description", f"{base.name} with changes"),
         guide=settings.get("guide", base.guide),
+        step_model=step_model,
     )
 
 
