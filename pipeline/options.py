@@ -5,7 +5,7 @@ import argparse
 
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 
-from transforms.dream.params import GRAD_NORMS, PRECISIONS, PREPROCESSING_NAMES, STEP_MODES
+from transforms.dream.params import GRAD_NORMS, OBJECTIVES, PRECISIONS, PREPROCESSING_NAMES, STEP_MODES
 from transforms.dream.presets import DEFAULT_PRESET, PRESETS
 from transforms.fetch import DEFAULT_HTTP_TIMEOUT_S, DEFAULT_MAX_BYTES
 from transforms.imaging import DEFAULT_MAX_PIXELS, FORMATS
@@ -81,7 +81,25 @@ class DreamOptions(PipelineOptions):
             "--grad_norm", default=None, choices=GRAD_NORMS,
             help="Gradient normalisation: l2 (classic, whole image), std (TF tutorial), "
             "mean_abs (Keras example), clip_value (--clip_min/--clip_max), clip_norm "
-            "(--clip_norm), none.",
+            "(--clip_norm), none, lap (Laplacian pyramid, each level to unit RMS; --lap_levels).",
+        )
+        parser.add_argument(
+            "--lap_levels", type=int, default=None,
+            help="Levels of the Laplacian pyramid of --grad_norm lap (1-8; default 4).",
+        )
+        parser.add_argument(
+            "--grad_blur", type=float, default=None,
+            help="Smooth the gradient with a Gaussian of this sigma in pixels before each step "
+            "(0-10; default 0: off).",
+        )
+        parser.add_argument(
+            "--tv_weight", type=float, default=None,
+            help="Subtract this times the image's total variation from the objective: smoother, "
+            "less noisy dreams (default 0: off).",
+        )
+        parser.add_argument(
+            "--objective", default=None, choices=OBJECTIVES,
+            help="mean_square of the layers' activations (classic) or their mean (TF tutorial).",
         )
         parser.add_argument("--clip_min", type=float, default=None, help="clip_value lower bound.")
         parser.add_argument("--clip_max", type=float, default=None, help="clip_value upper bound.")

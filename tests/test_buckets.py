@@ -190,7 +190,8 @@ def test_one_job_per_output(s3, tmp_path, capsys, caplog, store):
     else:
         output = str(tmp_path / "out")
         lease_exists = (tmp_path / "out" / ".deepdream" / "lease.json").exists
-    common = [f"--input={tmp_path}/*.png", f"--output={output}", "--lease_seconds=2", *s3.options]
+    # A lease long enough to stay alive on a loaded 2-core machine, short enough to wait out.
+    common = [f"--input={tmp_path}/*.png", f"--output={output}", "--lease_seconds=5", *s3.options]
     first = _start_job([*common, "--runner=FnApiRunner", "--octaves=3", "--iterations=200"])
     try:
         _wait_for(lease_exists, first, "the first job took the lease")
@@ -200,7 +201,7 @@ def test_one_job_per_output(s3, tmp_path, capsys, caplog, store):
         assert f"pid {first.pid}" in err and "--force" in err
     finally:
         _kill(first)
-    time.sleep(2.5)
+    time.sleep(5.5)
     assert main([*common, *FAST]) == 0  # a lapsed lease needs no --force
     assert "took over the output from job 'beam-deepdream'" in caplog.text
 
@@ -208,8 +209,8 @@ def test_one_job_per_output(s3, tmp_path, capsys, caplog, store):
 def test_force_takes_a_live_lease_and_the_first_job_says_so(tmp_path, caplog):
     for i in range(2):
         Image.open(io.BytesIO(png(i, (96, 128)))).save(tmp_path / f"{i}.png")
-    common = [f"--input={tmp_path}/*.png", f"--output={tmp_path / 'out'}", "--lease_seconds=2"]
-    first = _start_job([*common, "--runner=FnApiRunner", "--octaves=2", "--iterations=60"])
+    common = [f"--input={tmp_path}/*.png", f"--output={tmp_path / 'out'}", "--lease_seconds=5"]
+    first = _start_job([*common, "--runner=FnApiRunner", "--octaves=2", "--iterations=100"])
     lease = tmp_path / "out" / ".deepdream" / "lease.json"
     _wait_for(lease.exists, first, "the first job took the lease")
     assert main([*common, *FAST, "--force"]) == 0

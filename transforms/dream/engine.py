@@ -10,12 +10,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from transforms.dream.ascent import compile_octave_ascent
+from transforms.dream.ascent import LossFn, compile_octave_ascent
 from transforms.dream.folding import fold_batch_norms
 from transforms.dream.gradients import GradientRule
 from transforms.dream.layers import LayersLike, as_terms
 from transforms.dream.models import ModelSpec, feature_extractor, get_model_spec
-from transforms.dream.objective import dream_loss, guide_loss, guide_vectors
+from transforms.dream.objective import dream_loss, guide_loss, guide_vectors, total_variation
 from transforms.dream.octaves import octave_shapes
 from transforms.dream.params import DreamParams
 from transforms.dream.precision import LOSS_SCALE, with_precision
@@ -77,21 +77,29 @@ class Dreamer:
         if fold_batch_norm:  # same function up to float rounding, fewer ops per step
             model = fold_batch_norms(model, keep=[term.name for term in self.terms])
         model = with_precision(model, precision)
-        extractor = feature_extractor(model, self.terms)
-        if guide is None:
-            self.guided = False
+        self._extractor = feature_extractor(model, self.terms)
+        self.guided = guide is not None
+        self._guide_features = (
+            guide_vectors(self._extractor(preprocessing.preprocess(guide)), self.terms)
+            if guide is not None else None
+        )
+        self.loss_fn = self.objective()
+        self._ascents: dict[tuple, object] = {}
 
-            def loss_fn(images: tf.Tensor) -> tf.Tensor:
-                return dream_loss(extractor(images), self.terms)
-        else:
-            self.guided = True
-            guide_features = guide_vectors(extractor(preprocessing.preprocess(guide)), self.terms)
+    def objective(self, objective: str = "mean_square", tv_weight: float = 0.0) -> LossFn:
+        """images -> loss per image: the guide's dot product when there is a guide, else the
+        layers' activations (mean of squares, or mean), less tv_weight x total variation."""
+        extractor, terms, guide_features = self._extractor, self.terms, self._guide_features
 
-            def loss_fn(images: tf.Tensor) -> tf.Tensor:
-                return guide_loss(extractor(images), self.terms, guide_features)
+        def loss_fn(images: tf.Tensor) -> tf.Tensor:
+            features = extractor(images)
+            if guide_features is not None:
+                loss = guide_loss(features, terms, guide_features)
+            else:
+                loss = dream_loss(features, terms, objective)
+            return loss - tv_weight * total_variation(images) if tv_weight else loss
 
-        self.loss_fn = loss_fn
-        self._ascents: dict[tuple[GradientRule, str, bool], object] = {}
+        return loss_fn
 
     @classmethod
     def from_spec(
@@ -111,14 +119,15 @@ class Dreamer:
 
     def _ascent(self, params: DreamParams):
         """One compiled octave loop per gradient rule, step mode and tiling, built on first use."""
-        rule = GradientRule(params.grad_norm, params.clip_min, params.clip_max, params.clip_norm)
-        key = (rule, params.step_mode, params.tile_size > 0)
+        rule = GradientRule(params.grad_norm, params.clip_min, params.clip_max, params.clip_norm,
+                            params.lap_levels, params.grad_blur)
+        key = (rule, params.step_mode, params.tile_size > 0, params.objective, params.tv_weight)
         if key not in self._ascents:
             tiling = params.tile_size > 0
             # XLA cannot compile the tile loop (data-dependent tile shapes): tiled dreams run
             # without it.
             self._ascents[key] = compile_octave_ascent(
-                self.loss_fn, rule, params.step_mode, self.jit and not tiling, tiling=tiling,
+                self.objective(params.objective, params.tv_weight), rule, params.step_mode, self.jit and not tiling, tiling=tiling,
                 loss_scale=LOSS_SCALE[self.precision],
             )
         return self._ascents[key]

@@ -10,6 +10,8 @@ from typing import Callable
 
 import tensorflow as tf
 
+from transforms.dream.smoothing import gaussian_blur, lap_normalize
+
 PER_IMAGE = [1, 2, 3]  # reduce over the pixels of each image, never across the batch
 
 
@@ -21,6 +23,8 @@ class GradientRule:
     clip_min: float = -1.0
     clip_max: float = 1.0
     clip_norm: float = 1.0
+    lap_levels: int = 4  # levels of the Laplacian pyramid ("lap")
+    blur: float = 0.0  # Gaussian sigma in pixels, applied before the rule; 0: none
 
 
 def _l2(grads: tf.Tensor, rule: GradientRule) -> tf.Tensor:
@@ -52,6 +56,10 @@ def _none(grads: tf.Tensor, rule: GradientRule) -> tf.Tensor:
     return grads
 
 
+def _lap(grads: tf.Tensor, rule: GradientRule) -> tf.Tensor:
+    return lap_normalize(grads, rule.lap_levels)
+
+
 NORMALIZERS: dict[str, Callable[[tf.Tensor, GradientRule], tf.Tensor]] = {
     "l2": _l2,
     "std": _std,
@@ -59,6 +67,7 @@ NORMALIZERS: dict[str, Callable[[tf.Tensor, GradientRule], tf.Tensor]] = {
     "clip_value": _clip_value,
     "clip_norm": _clip_norm,
     "none": _none,
+    "lap": _lap,
 }
 
 
@@ -69,6 +78,8 @@ def normalizer(rule: GradientRule) -> Callable[[tf.Tensor], tf.Tensor]:
         raise ValueError(
             f"unknown grad_norm {rule.name!r}; valid: {', '.join(NORMALIZERS)}"
         ) from None
+    if rule.blur > 0:
+        return lambda grads: function(gaussian_blur(grads, rule.blur), rule)
     return lambda grads: function(grads, rule)
 
 

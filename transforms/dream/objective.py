@@ -33,14 +33,28 @@ def term_activation(features: Mapping[str, tf.Tensor], term: LayerTerm) -> tf.Te
     return activation
 
 
-def dream_loss(features: Mapping[str, tf.Tensor], terms: LayersLike) -> tf.Tensor:
-    """Per image: sum over terms of weight * mean(square(cropped activation))."""
+def dream_loss(
+    features: Mapping[str, tf.Tensor], terms: LayersLike, objective: str = "mean_square"
+) -> tf.Tensor:
+    """Per image: sum over terms of weight * mean(square(cropped activation)) (the seed), or
+    of weight * mean(cropped activation) with objective "mean" (the TF tutorial)."""
     loss = 0.0
     for term in as_terms(terms):
-        loss += term.weight * tf.reduce_mean(
-            tf.square(term_activation(features, term)), axis=[1, 2, 3]
-        )
+        activation = term_activation(features, term)
+        if objective == "mean_square":
+            activation = tf.square(activation)
+        elif objective != "mean":
+            raise ValueError(f"unknown objective {objective!r}; valid: mean_square, mean")
+        loss += term.weight * tf.reduce_mean(activation, axis=[1, 2, 3])
     return loss
+
+
+def total_variation(images: tf.Tensor) -> tf.Tensor:
+    """Per image: mean absolute difference between neighbouring pixels (both directions),
+    in the model's input units; a mean, so its weight means the same at any size."""
+    dy = tf.reduce_mean(tf.abs(images[:, 1:, :, :] - images[:, :-1, :, :]), axis=[1, 2, 3])
+    dx = tf.reduce_mean(tf.abs(images[:, :, 1:, :] - images[:, :, :-1, :]), axis=[1, 2, 3])
+    return dy + dx
 
 
 def guide_loss(

@@ -4,7 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Kept in step with transforms.dream.gradients.NORMALIZERS (a test checks).
-GRAD_NORMS = ("l2", "std", "mean_abs", "clip_value", "clip_norm", "none")
+GRAD_NORMS = ("l2", "std", "mean_abs", "clip_value", "clip_norm", "none", "lap")
+# What the layers' activations are turned into: the seed's mean of squares, or the TF
+# tutorial's plain mean.
+OBJECTIVES = ("mean_square", "mean")
+MAX_GRAD_BLUR = 10.0
 STEP_MODES = ("image", "pixel")
 # Kept in step with precision.py's LOSS_SCALE and preprocessing.PREPROCESSINGS (tests check).
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -38,6 +42,10 @@ class DreamParams:
     tile_size: int = 0  # 0: whole image at once; else gradients tile by tile
     seed: int = 0  # drives jitter and tile rolls; same seed, same dream
     min_octave_size: int = 0  # octaves smaller than this are skipped (never below the model's)
+    lap_levels: int = 4  # Laplacian pyramid levels of grad_norm "lap"
+    grad_blur: float = 0.0  # Gaussian sigma (pixels) smoothing the gradient; 0: off
+    tv_weight: float = 0.0  # total-variation penalty in the objective; 0: off
+    objective: str = "mean_square"  # of the layers' activations (a guide replaces it)
 
     def __post_init__(self) -> None:
         if self.iterations < 0:
@@ -59,5 +67,13 @@ class DreamParams:
         for name in ("jitter", "tile_size", "min_octave_size"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 1 <= self.lap_levels <= 8:
+            raise ValueError(f"lap_levels must be within [1, 8], got {self.lap_levels}")
+        if not 0 <= self.grad_blur <= MAX_GRAD_BLUR:
+            raise ValueError(f"grad_blur must be within [0, {MAX_GRAD_BLUR:g}] pixels, got {self.grad_blur}")
+        if not self.tv_weight >= 0:
+            raise ValueError(f"tv_weight must be >= 0, got {self.tv_weight}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"unknown objective {self.objective!r}; valid: {', '.join(OBJECTIVES)}")
         if not 0 <= self.seed < 2**63:
             raise ValueError(f"seed must be within [0, 2**63), got {self.seed}")

@@ -1,0 +1,115 @@
+"""lapnorm, gradient smoothing, total variation and the mean objective, on a tiny model."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipeline.run import main
+from transforms.dream import Dreamer, DreamParams
+from transforms.dream.objective import dream_loss, total_variation
+from transforms.dream.preprocessing import INCEPTION
+from transforms.dream.smoothing import (
+    gaussian_blur, lap_normalize, laplacian_levels, merge_laplacian_levels,
+)
+
+SHORT = DreamParams(octaves=2, iterations=3, step=2.0, max_loss=None, step_mode="pixel")
+CONTROLS_ON = {"lap": dict(grad_norm="lap", lap_levels=3), "blur": dict(grad_blur=1.5),
+               "tv": dict(tv_weight=5.0), "mean": dict(objective="mean")}
+
+
+@pytest.fixture(scope="module")
+def dreamer(tiny_model):
+    return Dreamer(tiny_model, "conv2:1.0,conv3:0.5", INCEPTION, min_input_size=8)
+
+
+@pytest.fixture(scope="module")
+def grads():
+    return tf.random.stateless_normal((2, 37, 51, 3), seed=(3, 4))
+
+
+def test_the_laplacian_pyramid_merges_back_exactly(grads):
+    levels = laplacian_levels(grads, 4)
+    assert [tuple(level.shape[1:3]) for level in levels] == [(37, 51), (19, 26), (10, 13), (5, 7)]
+    np.testing.assert_allclose(merge_laplacian_levels(levels), grads, atol=1e-5)
+
+
+def test_lapnorm_gives_every_level_unit_rms_per_image(grads):
+    same_at_two_scales = tf.stack([grads[0], grads[0] * 1000.0])
+    twins = lap_normalize(same_at_two_scales, 4)
+    np.testing.assert_allclose(twins[0], twins[1], rtol=1e-4, atol=1e-4)  # each image alone
+    out = lap_normalize(grads, 4)
+    one_level = lap_normalize(grads, 1)
+    rms = tf.sqrt(tf.reduce_mean(tf.square(grads), axis=[1, 2, 3], keepdims=True))
+    np.testing.assert_allclose(one_level, grads / rms, rtol=1e-5)
+    # Coarse structure gets a say: the low-pass share of the result is far above the input's.
+    low_in = laplacian_levels(grads, 4)[-1]
+    low_out = laplacian_levels(out, 4)[-1]
+    assert float(tf.math.reduce_std(low_out[0])) > 3 * float(tf.math.reduce_std(low_in[0]))
+
+
+def test_gaussian_blur_keeps_flat_images_and_spreads_points():
+    flat = tf.fill((1, 20, 20, 3), 0.7)
+    np.testing.assert_allclose(gaussian_blur(flat, 2.0), flat, rtol=1e-6)
+    point = np.zeros((1, 41, 41, 3), np.float32)
+    point[0, 20, 20] = 1.0
+    blurred = gaussian_blur(tf.constant(point), 2.0).numpy()[0, :, :, 0]
+    assert blurred.sum() == pytest.approx(1.0, rel=1e-5)
+    assert blurred[20, 20] < 0.05 and blurred[20, 22] == pytest.approx(blurred[22, 20], rel=1e-5)
+
+
+def test_mean_objective_and_total_variation():
+    activation = tf.random.stateless_normal((2, 9, 9, 4), seed=(1, 2))
+    features = {"a": activation}
+    expected = tf.reduce_mean(activation[:, 2:-2, 2:-2, :], axis=[1, 2, 3])
+    np.testing.assert_allclose(dream_loss(features, "a:1", "mean"), expected, rtol=1e-6)
+    ramp = tf.reshape(tf.range(16, dtype=tf.float32), (1, 4, 4, 1)) * tf.ones((1, 1, 1, 3))
+    np.testing.assert_allclose(total_variation(ramp), [4.0 + 1.0])  # rows step 4, columns 1
+
+
+@pytest.mark.parametrize("control", CONTROLS_ON)
+def test_each_control_changes_the_dream_when_on_and_is_a_no_op_when_off(dreamer, photo, control):
+    base = dreamer.dream(photo, SHORT).image
+    on = dreamer.dream(photo, dataclasses.replace(SHORT, **CONTROLS_ON[control])).image
+    assert np.abs(on.astype(int) - base).mean() > 0.2
+    off = dict(grad_blur=0.0, tv_weight=0.0, objective="mean_square", lap_levels=3)
+    np.testing.assert_array_equal(dreamer.dream(photo, dataclasses.replace(SHORT, **off)).image, base)
+
+
+@pytest.mark.parametrize("control", CONTROLS_ON)
+def test_each_control_is_reproducible_with_the_seed_tiled_and_batched(dreamer, photo, control):
+    params = dataclasses.replace(SHORT, jitter=5, seed=3, tile_size=64, **CONTROLS_ON[control])
+    first = dreamer.dream(photo, params).image
+    np.testing.assert_array_equal(dreamer.dream(photo, params).image, first)
+    other = np.ascontiguousarray(photo[::-1])
+    batched = dreamer.dream_batch([photo, other], params)
+    assert np.abs(batched[0].image.astype(int) - first).max() <= 1
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--objective=mean_abs"], "invalid choice"),
+    (["--grad_blur=50"], "grad_blur must be within [0, 10]"),
+    (["--lap_levels=0"], "lap_levels must be within [1, 8]"),
+    (["--tv_weight=-1"], "tv_weight must be >= 0"),
+])
+def test_quality_controls_are_checked_at_start(tmp_path, capsys, args, message):
+    from PIL import Image
+
+    Image.new("RGB", (40, 40)).save(tmp_path / "a.png")
+    try:
+        code = main([f"--input={tmp_path}/*.png", f"--output={tmp_path / 'out'}", *args])
+    except SystemExit as exit_:  # argparse's own check of choices
+        code = exit_.code
+    assert code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_params_file_names_the_valid_objectives(tmp_path, capsys):
+    from PIL import Image
+
+    Image.new("RGB", (40, 40)).save(tmp_path / "a.png")
+    (tmp_path / "p.yaml").write_text("objective: loud\n")
+    assert main([f"--input={tmp_path}/*.png", f"--output={tmp_path / 'out'}", f"--params={tmp_path / 'p.yaml'}"]) == 2
+    assert "unknown objective 'loud'; valid: mean_square, mean" in capsys.readouterr().err
