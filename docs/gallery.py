@@ -30,7 +30,7 @@ VARIANTS = [
     ("octaves", "4 octaves, scale 1.6, jitter 8", None, {"octaves": 4, "octave_scale": 1.6, "jitter": 8, "seed": 7}, None),
     ("lap", "grad_norm lap (4 levels), step 1.5", None, {"grad_norm": "lap", "step": 1.5}, None),
     ("blur", "grad_blur 2", None, {"grad_blur": 2.0}, None),
-    ("tv", "tv_weight 300", None, {"tv_weight": 300.0}, None),
+    ("tv", "tv_weight 40", None, {"tv_weight": 40.0}, None),
     ("mean", "objective mean", None, {"objective": "mean"}, None),
 ]
 
