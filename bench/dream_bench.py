@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from bench.machine import machine_info
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -305,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         worker = {"memory": run_memory_worker, "profile": run_profile_worker}.get(args.worker, run_worker)
         print(json.dumps(worker(args)))
         return 0
-    machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()}
+    machine = machine_info()
     with tempfile.TemporaryDirectory() as images_dir:
         if args.profile:
             sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")][:1]

@@ -32,6 +32,9 @@ VARIANTS = [
     ("blur", "grad_blur 2", None, {"grad_blur": 2.0}, None),
     ("tv", "tv_weight 40", None, {"tv_weight": 40.0}, None),
     ("mean", "objective mean", None, {"objective": "mean"}, None),
+    ("upscale", "upscale_octaves 1", None, {"upscale_octaves": 1}, None),
+    ("robust", "random_scale 0.9:1.1, rotate 10", None,
+     {"random_scale_min": 0.9, "random_scale_max": 1.1, "random_rotate": 10.0, "seed": 7}, None),
 ]
 
 

@@ -16,6 +16,14 @@ class ConfigError(ValueError):
     """Options that cannot make a job; raised before any input is read."""
 
 
+def parse_random_scale(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(part) for part in text.split(":"))
+    except ValueError:
+        raise ConfigError(f"--random_scale expects MIN:MAX, e.g. 0.9:1.1, got {text!r}") from None
+    return low, high
+
+
 def parse_max_loss(text: str) -> float | None:
     if text.strip().lower() == "none":
         return None
@@ -199,6 +207,8 @@ def resolve_presets(options: DreamOptions) -> tuple[dict[str, Preset], Preset]:
         value = getattr(options, name, None)
         if value is not None:
             overrides[name] = value
+    if getattr(options, "random_scale", None) is not None:  # 'MIN:MAX' on the command line
+        overrides["random_scale_min"], overrides["random_scale_max"] = parse_random_scale(options.random_scale)
     if isinstance(overrides.get("max_loss"), str):  # 'none' or a number, as text
         overrides["max_loss"] = parse_max_loss(overrides["max_loss"])
     base_name = file_settings.get("preset") or options.preset

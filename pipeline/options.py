@@ -101,6 +101,25 @@ class DreamOptions(PipelineOptions):
             "--objective", default=None, choices=OBJECTIVES,
             help="mean_square of the layers' activations (classic) or their mean (TF tutorial).",
         )
+        parser.add_argument(
+            "--upscale_octaves", type=int, default=None,
+            help="Dream this many octaves above the input's size too (0-4; the TF tutorial's "
+            "octaves -2..2 are --octaves 3 --upscale_octaves 2); written back at the input's size.",
+        )
+        parser.add_argument(
+            "--keep_upscaled", action="store_true", default=None,
+            help="With --upscale_octaves: write the largest octave, not the input's size.",
+        )
+        parser.add_argument(
+            "--random_scale", default=None,
+            help="MIN:MAX, e.g. 0.9:1.1: zoom the image by a seeded random factor in this range "
+            "before each gradient, the gradient mapped back (lucid's robustness transforms).",
+        )
+        parser.add_argument(
+            "--random_rotate", type=float, default=None,
+            help="Turn the image by a seeded random angle within +-this many degrees before each "
+            "gradient, the gradient mapped back (0-180; default 0: off).",
+        )
         parser.add_argument("--clip_min", type=float, default=None, help="clip_value lower bound.")
         parser.add_argument("--clip_max", type=float, default=None, help="clip_value upper bound.")
         parser.add_argument("--clip_norm", type=float, default=None, help="clip_norm's maximum L2 norm.")

@@ -12,6 +12,7 @@ import html
 import io
 import json
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 from apache_beam.io.filesystem import CompressionTypes
@@ -47,32 +48,71 @@ def thumbnail(uri: str, allow_private_urls: bool = False) -> bytes | None:
     return buffer.getvalue()
 
 
-def loss_curve_svg(octaves: Sequence[dict[str, Any]], width: int = 240, height: int = 90) -> str:
-    """Loss per step, octaves one after another, each in its own colour."""
+def loss_curve_svg(octaves: Sequence[dict[str, Any]], width: int = 320, height: int = 140) -> str:
+    """Loss per step with axes (step, loss), octaves one after another, each in its own
+    colour with a legend entry naming its size."""
     losses = [loss for octave in octaves for loss in octave["losses"]]
     if not losses:
         return '<svg class="curve" width="%d" height="%d"></svg>' % (width, height)
+    left, right, top, legend = 52, 8, 8, 16 * len(octaves)
+    bottom = 30 + legend
+    plot_w, plot_h = width - left - right, height - top - bottom + legend
+    height += legend + 8  # room below the axis title for the legend
     low, high = min(losses), max(losses)
     span = (high - low) or 1.0
-    x_step = (width - 8) / max(len(losses) - 1, 1)
-    parts, start = [], 0
-    for octave in octaves:
-        points = " ".join(
-            f"{4 + (start + i) * x_step:.1f},{height - 4 - (loss - low) / span * (height - 8):.1f}"
-            for i, loss in enumerate(octave["losses"])
-        )
+    x_step = plot_w / max(len(losses) - 1, 1)
+
+    def x(step: int) -> float:
+        return left + step * x_step
+
+    def y(loss: float) -> float:
+        return top + plot_h - (loss - low) / span * plot_h
+
+    axis_y = top + plot_h
+    parts = [
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{axis_y}" stroke="#444"/>',
+        f'<line x1="{left}" y1="{axis_y}" x2="{left + plot_w}" y2="{axis_y}" stroke="#444"/>',
+        f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" font-size="10">{high:.4g}</text>',
+        f'<text x="{left - 4}" y="{axis_y}" text-anchor="end" font-size="10">{low:.4g}</text>',
+        f'<text x="{left}" y="{axis_y + 12}" font-size="10">1</text>',
+        f'<text x="{left + plot_w}" y="{axis_y + 12}" text-anchor="end" font-size="10">{len(losses)}</text>',
+        f'<text x="{left + plot_w / 2}" y="{axis_y + 24}" text-anchor="middle" font-size="11">step</text>',
+        f'<text x="12" y="{top + plot_h / 2}" font-size="11" transform="rotate(-90 12 {top + plot_h / 2})"'
+        ' text-anchor="middle">loss</text>',
+    ]
+    start = 0
+    for row, octave in enumerate(octaves):
+        points = " ".join(f"{x(start + i):.1f},{y(loss):.1f}" for i, loss in enumerate(octave["losses"]))
         colour = _OCTAVE_COLOURS[octave["index"] % len(_OCTAVE_COLOURS)]
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{points}"/>')
+        key_y = axis_y + 40 + 16 * row
+        parts.append(f'<line x1="{left}" y1="{key_y - 4}" x2="{left + 16}" y2="{key_y - 4}" '
+                     f'stroke="{colour}" stroke-width="3"/>')
+        parts.append(f'<text class="legend" x="{left + 22}" y="{key_y}" font-size="10">octave '
+                     f'{octave["index"]} ({octave["width"]}x{octave["height"]}, {octave["steps_run"]} steps)</text>')
         start += len(octave["losses"])
     title = f"loss {low:.4g} to {high:.4g} over {len(losses)} steps, {len(octaves)} octaves"
     return (f'<svg class="curve" width="{width}" height="{height}" role="img">'
             f"<title>{html.escape(title)}</title>{''.join(parts)}</svg>")
 
 
+def settings_table(record: dict[str, Any]) -> str:
+    """The job's settings as rows of name and value (the loop settings one per row)."""
+    rows = [(key, record.get(key)) for key in ("preset", "model", "weights", "pixel_units", "guide",
+                                              "precision", "format", "quality", "max_size")]
+    rows.append(("layers", ", ".join(
+        f"{term['name']}{term['channels'] or ''}:{term['weight']:g}" for term in record.get("layers", []))))
+    rows += sorted((f"params.{key}", value) for key, value in record.get("params", {}).items())
+    cells = "".join(f"<tr><th>{html.escape(name)}</th><td>{html.escape(str(value))}</td></tr>"
+                    for name, value in rows)
+    return f'<table class="settings">{cells}</table>'
+
+
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
 .cards{display:flex;flex-wrap:wrap;gap:12px}
 .card{border:1px solid #ccc;border-radius:6px;padding:8px;width:350px}
+.settings th{text-align:left;font-weight:500;background:#f6f6f6}
 .card img{width:160px;height:auto;background:#eee;min-height:40px}
 .name{font-weight:600;word-break:break-all} .small{font-size:12px;color:#555}
 table{border-collapse:collapse} td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}
@@ -88,17 +128,31 @@ window.addEventListener('load', () => {
 """
 
 
-def _card(record: dict[str, Any], before: str | None, after: str | None) -> str:
-    def img(src: str | None, alt: str) -> str:
+def link_from_report(uri: str, output_dir: str) -> str | None:
+    """A link a browser can follow from the report page: relative inside the output, the URL
+    itself for http(s) inputs, a file:// URL for other local files; None for bucket URIs."""
+    if uri.startswith(output_dir.rstrip("/") + "/"):
+        return uri[len(output_dir.rstrip("/")) + 1:]
+    if uri.lower().startswith(("http://", "https://")):
+        return uri
+    if FileSystems.get_scheme(uri) in (None, "file"):
+        return Path(uri).resolve().as_uri()
+    return None
+
+
+def _card(record: dict[str, Any], before: str | None, after: str | None, output_dir: str) -> str:
+    def img(src: str | None, alt: str, full: str) -> str:
         if src is None:
             return f'<span class="small">({alt} unavailable)</span>'
-        return f'<img loading="lazy" src="{html.escape(src)}" alt="{alt}">'
+        tag = f'<img loading="lazy" src="{html.escape(src)}" alt="{alt}">'
+        href = link_from_report(full, output_dir)
+        return f'<a href="{html.escape(href)}" title="full size">{tag}</a>' if href else tag
 
     final = record.get("final_loss")
     return (
         '<div class="card">'
         f'<div class="name">{html.escape(record["input_uri"])}</div>'
-        f"<div>{img(before, 'before')} {img(after, 'after')}</div>"
+        f"<div>{img(before, 'before', record['input_uri'])} {img(after, 'after', record['output_uri'])}</div>"
         f"{loss_curve_svg(record['octaves'])}"
         f'<div class="small">{record["width"]}x{record["height"]} · {html.escape(record["model"])}'
         f" · final loss {final if final is None else f'{final:.4g}'}"
@@ -140,7 +194,7 @@ def write_report(output_dir: str, allow_private_urls: bool = False) -> str:
                 if data is not None:
                     write_atomically(FileSystems.join(output_dir, name), data, output_dir)
                 sources[side] = name if data is not None else None
-            cards.append(_card(record, sources["in"], sources["out"]))
+            cards.append(_card(record, sources["in"], sources["out"], output_dir))
         nav = " ".join(
             f"<b>{p}</b>" if p == page else f'<a href="{_page_name(p)}">{p}</a>'
             for p in range(1, pages + 1)
@@ -148,9 +202,10 @@ def write_report(output_dir: str, allow_private_urls: bool = False) -> str:
         body = (
             f"<h1>beam-deepdream report</h1><p>{len(records)} dreamed, {len(errors)} failed · "
             f"preset {html.escape(str(settings.get('preset', '-')))}, model "
-            f"{html.escape(str(settings.get('model', '-')))}, params "
-            f"{html.escape(json.dumps(settings.get('params', {})))}</p>"
-            f"<p>Pages: {nav}</p>"
+            f"{html.escape(str(settings.get('model', '-')))}</p>"
+            + (f"<details><summary>Settings (click to show)</summary>{settings_table(settings)}</details>"
+               if settings else "")
+            + f"<p>Pages: {nav}</p>"
             + (f"<h2>Errors</h2>{_errors_table(errors)}" if page == 1 else "")
             + f'<h2>Images</h2><div class="cards">{"".join(cards)}</div>'
         )

@@ -68,6 +68,23 @@ def test_report_lists_images_and_errors(mixed_run):
     assert len(list((out / "report_files").glob("*.jpg"))) == 6
 
 
+def test_report_curves_settings_and_full_size_links(mixed_run):
+    import re
+
+    _, out = mixed_run
+    page = (out / "report.html").read_text()
+    curve = page[page.index("<svg"):page.index("</svg>")]
+    assert ">step</text>" in curve and ">loss</text>" in curve  # axis titles
+    assert re.search(r'class="legend"[^>]*>octave 0 \(\d+x\d+, \d+ steps\)', curve)
+    assert "<table class=\"settings\">" in page and "<th>params.grad_norm</th><td>l2</td>" in page
+    assert "{&quot;octaves&quot;" not in page  # no raw JSON line of settings
+    after_links = re.findall(r'<a href="([^"]+)" title="full size"><img[^>]*alt="after"', page)
+    assert len(after_links) == 3
+    outputs = {record["output_uri"] for record in read_jsonl(out / "metadata.jsonl")}
+    for href in after_links:  # relative to the report, inside the output: the full image itself
+        assert not href.startswith(("/", "file:")) and str(out / href) in outputs
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
 def test_report_loads_its_images_in_a_browser(mixed_run, tmp_path):
     _, out = mixed_run

@@ -113,3 +113,72 @@ def test_a_params_file_names_the_valid_objectives(tmp_path, capsys):
     (tmp_path / "p.yaml").write_text("objective: loud\n")
     assert main([f"--input={tmp_path}/*.png", f"--output={tmp_path / 'out'}", f"--params={tmp_path / 'p.yaml'}"]) == 2
     assert "unknown objective 'loud'; valid: mean_square, mean" in capsys.readouterr().err
+
+
+def test_octaves_above_the_input_are_dreamed_and_written_back_at_its_size(dreamer, photo):
+    from transforms.dream.octaves import octave_shapes
+
+    assert octave_shapes(200, 264, 3, 1.3, 8, upscale=2) == [
+        (118, 156), (153, 203), (200, 264), (260, 343), (338, 446)]  # the tutorial's -2..2
+    base = dreamer.dream(photo, SHORT)
+    up = dreamer.dream(photo, dataclasses.replace(SHORT, upscale_octaves=1))
+    assert [(o.height, o.width) for o in up.octaves][-1] == (280, 369)
+    assert up.image.shape == photo.shape and np.abs(up.image.astype(int) - base.image).mean() > 0.2
+    kept = dreamer.dream(photo, dataclasses.replace(SHORT, upscale_octaves=1, keep_upscaled=True))
+    assert kept.image.shape == (280, 369, 3)
+    np.testing.assert_array_equal(dreamer.dream(photo, dataclasses.replace(SHORT, upscale_octaves=0)).image,
+                                  base.image)
+
+
+def test_upscaled_octaves_in_the_job_record_the_written_size(tmp_path):
+    from PIL import Image
+
+    from tests.conftest import read_jsonl
+
+    Image.fromarray(np.random.default_rng(2).integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(tmp_path / "a.png")
+    common = [f"--input={tmp_path}/*.png", "--runner=FnApiRunner", "--octaves=1", "--iterations=1",
+              "--upscale_octaves=1", "--octave_scale=1.5"]
+    main([*common, f"--output={tmp_path / 'same'}"])
+    main([*common, f"--output={tmp_path / 'kept'}", "--keep_upscaled"])
+    same, kept = read_jsonl(tmp_path / "same" / "metadata.jsonl")[0], read_jsonl(tmp_path / "kept" / "metadata.jsonl")[0]
+    assert (same["width"], same["height"]) == Image.open(same["output_uri"]).size == (64, 48)
+    assert (kept["width"], kept["height"]) == Image.open(kept["output_uri"]).size == (96, 72)
+    assert kept["params"]["upscale_octaves"] == 1 and kept["params"]["keep_upscaled"] is True
+
+
+def test_zoom_and_turn_is_the_identity_at_scale_one_and_no_angle():
+    from transforms.dream.robustness import zoom_and_turn
+
+    images = tf.random.stateless_normal((2, 21, 30, 3), seed=(8, 9))
+    np.testing.assert_allclose(zoom_and_turn(images, tf.constant(1.0), tf.constant(0.0)), images, atol=1e-5)
+    turned = zoom_and_turn(images, tf.constant(1.0), tf.constant(180.0))
+    np.testing.assert_allclose(turned, images[:, ::-1, ::-1, :], atol=1e-4)
+
+
+@pytest.mark.parametrize("changes", [dict(random_scale_min=0.8, random_scale_max=1.2), dict(random_rotate=10.0)])
+def test_random_scale_and_rotation_change_the_dream_and_follow_the_seed(dreamer, photo, changes):
+    base = dreamer.dream(photo, SHORT).image
+    params = dataclasses.replace(SHORT, seed=5, **changes)
+    first = dreamer.dream(photo, params).image
+    assert np.abs(first.astype(int) - base).mean() > 0.2
+    np.testing.assert_array_equal(dreamer.dream(photo, params).image, first)
+    assert np.abs(dreamer.dream(photo, dataclasses.replace(params, seed=6)).image.astype(int) - first).max() > 0
+    tiled = dataclasses.replace(params, tile_size=64)
+    assert np.abs(dreamer.dream_batch([photo, photo[::-1].copy()], tiled)[0].image.astype(int)
+                  - dreamer.dream(photo, tiled).image).max() <= 1
+    off = dataclasses.replace(SHORT, random_scale_min=1.0, random_scale_max=1.0, random_rotate=0.0)
+    np.testing.assert_array_equal(dreamer.dream(photo, off).image, base)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--random_scale=1.2:0.8"], "random_scale must be MIN:MAX"),
+    (["--random_scale=big"], "--random_scale expects MIN:MAX"),
+    (["--random_rotate=400"], "random_rotate must be within [0, 180]"),
+    (["--upscale_octaves=9"], "upscale_octaves must be within [0, 4]"),
+])
+def test_transform_controls_are_checked_at_start(tmp_path, capsys, args, message):
+    from PIL import Image
+
+    Image.new("RGB", (40, 40)).save(tmp_path / "a.png")
+    assert main([f"--input={tmp_path}/*.png", f"--output={tmp_path / 'out'}", *args]) == 2
+    assert message in capsys.readouterr().err

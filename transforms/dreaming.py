@@ -105,11 +105,12 @@ class DreamImage(FallibleStep):
 
     def _params(self, name: str, images: list[ImageToDream]) -> DreamParams:
         """The preset's loop settings, tiled when the images are too big to dream whole."""
+        params = self._presets[name].params
         height, width = images[0].rgb.shape[:2]
+        largest = height * width * (params.octave_scale ** params.upscale_octaves) ** 2
         if self._untiled_max_pixels is None:  # this worker's own memory decides
             self._untiled_max_pixels = default_untiled_max_pixels()
-        return with_auto_tiles(self._presets[name].params, height * width * len(images),
-                               self._untiled_max_pixels)
+        return with_auto_tiles(params, int(largest) * len(images), self._untiled_max_pixels)
 
     def uri_of(self, element: ImageToDream) -> str:
         return element.source.uri

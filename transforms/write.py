@@ -63,7 +63,7 @@ def metadata_record(
 ) -> dict[str, Any]:
     """One line of metadata.jsonl."""
     decoded, result = element.decoded, element.result
-    height, width = decoded.rgb.shape[:2]
+    height, width = result.image.shape[:2]  # the input's, or the largest octave's (keep_upscaled)
     return {
         "input_uri": decoded.source.uri,
         "output_uri": output_uri,

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from transforms.dream.gradients import GradientRule, normalizer, per_image_rms, unit_rms
 from transforms.dream.params import STEP_MODES
+from transforms.dream.robustness import zoom_and_turn
 
 LossFn = Callable[[tf.Tensor], tf.Tensor]  # BxHxWx3 -> loss per image, B
 
@@ -98,6 +99,18 @@ def tiled_loss_and_gradient(
     return weighted_loss / tf.cast(height * width, tf.float32), grads
 
 
+class RandomTransform(NamedTuple):
+    """Seeded zoom within [scale_min, scale_max] and turn within +-degrees, drawn per step."""
+
+    scale_min: float = 1.0
+    scale_max: float = 1.0
+    degrees: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.scale_min != 1.0 or self.scale_max != 1.0 or self.degrees != 0.0
+
+
 def compile_octave_ascent(
     loss_fn: LossFn,
     rule: GradientRule = GradientRule(),
@@ -105,6 +118,7 @@ def compile_octave_ascent(
     jit: bool = False,
     tiling: bool = False,
     loss_scale: float = 1.0,
+    random_transform: RandomTransform = RandomTransform(),
 ) -> Callable[..., OctaveAscent]:
     """Build `ascend(images, iterations, step, max_loss, jitter, tile_size, seed)`.
 
@@ -160,13 +174,25 @@ def compile_octave_ascent(
             shift = jitter_shift(seed, i, jitter)
             # Rolls copy the whole image: skipped without jitter (big images, tight memory).
             rolled = tf.cond(jitter > 0, lambda: tf.roll(images, shift, axis=[1, 2]), lambda: images)
+            if random_transform.active:  # Python False when off: not in the graph at all
+                draws = tf.random.stateless_uniform([2], step_seed(seed, i, 2))
+                scale = random_transform.scale_min + draws[0] * (
+                    random_transform.scale_max - random_transform.scale_min)
+                degrees = (2.0 * draws[1] - 1.0) * random_transform.degrees
+                with tf.GradientTape() as tape:
+                    tape.watch(rolled)
+                    seen = zoom_and_turn(rolled, scale, degrees)
+            else:
+                seen = rolled
             if tiled:  # Python False unless built with tiling: no tile loop in the graph
                 offset = tf.random.stateless_uniform(
                     [2], step_seed(seed, i, 1), minval=0, maxval=tile_size, dtype=tf.int32
                 )
-                loss, grads = tiled_loss_and_gradient(gradient, rolled, tile_size, offset)
+                loss, grads = tiled_loss_and_gradient(gradient, seen, tile_size, offset)
             else:
-                loss, grads = gradient(rolled)
+                loss, grads = gradient(seen)
+            if random_transform.active:  # the gradient back through the same zoom and turn
+                grads = tape.gradient(seen, rolled, output_gradients=grads)
             grads = tf.cond(jitter > 0, lambda: tf.roll(grads, -shift, axis=[1, 2]), lambda: grads)
             direction = normalize(grads)
             if step_mode == "pixel":

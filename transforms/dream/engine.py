@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from transforms.dream.ascent import LossFn, compile_octave_ascent
+from transforms.dream.ascent import LossFn, RandomTransform, compile_octave_ascent
 from transforms.dream.folding import fold_batch_norms
 from transforms.dream.gradients import GradientRule
 from transforms.dream.layers import LayersLike, as_terms
@@ -121,19 +121,21 @@ class Dreamer:
         """One compiled octave loop per gradient rule, step mode and tiling, built on first use."""
         rule = GradientRule(params.grad_norm, params.clip_min, params.clip_max, params.clip_norm,
                             params.lap_levels, params.grad_blur)
-        key = (rule, params.step_mode, params.tile_size > 0, params.objective, params.tv_weight)
+        transform = RandomTransform(params.random_scale_min, params.random_scale_max, params.random_rotate)
+        key = (rule, params.step_mode, params.tile_size > 0, params.objective, params.tv_weight, transform)
         if key not in self._ascents:
             tiling = params.tile_size > 0
             # XLA cannot compile the tile loop (data-dependent tile shapes): tiled dreams run
             # without it.
             self._ascents[key] = compile_octave_ascent(
                 self.objective(params.objective, params.tv_weight), rule, params.step_mode, self.jit and not tiling, tiling=tiling,
-                loss_scale=LOSS_SCALE[self.precision],
+                loss_scale=LOSS_SCALE[self.precision], random_transform=transform,
             )
         return self._ascents[key]
 
     def dream(self, rgb: np.ndarray, params: DreamParams = DreamParams()) -> DreamResult:
-        """Dream on a uint8 HxWx3 RGB image; returns an image of the same size."""
+        """Dream on a uint8 HxWx3 RGB image; returns an image of the same size (of the
+        largest octave with params.keep_upscaled)."""
         return self.dream_batch([rgb], params)[0]
 
     def dream_batch(self, images: Sequence[np.ndarray], params: DreamParams = DreamParams()) -> list[DreamResult]:
@@ -155,7 +157,7 @@ class Dreamer:
         height, width = images[0].shape[:2]
         shapes = octave_shapes(
             height, width, params.octaves, params.octave_scale,
-            max(self.min_input_size, params.min_octave_size),
+            max(self.min_input_size, params.min_octave_size), params.upscale_octaves,
         )
         ascend = self._ascent(params)
         max_loss = math.inf if params.max_loss is None else params.max_loss
@@ -198,6 +200,9 @@ class Dreamer:
                         seconds=octave_seconds,
                     )
                 )
+        if shapes[-1] != (height, width) and not params.keep_upscaled:
+            # Octaves above the input's size: back to it, with Lanczos (sharp, few rings).
+            dreamed = tf.image.resize(dreamed, (height, width), method="lanczos3")
         device = dreamed.device.rsplit("device:", 1)[-1]  # ".../device:GPU:0" -> "GPU:0"
         seconds = (time.perf_counter() - started) / len(images)
         return [

@@ -7,9 +7,11 @@ class ImageTooSmallError(ValueError):
 
 
 def octave_shapes(
-    height: int, width: int, octaves: int, octave_scale: float, min_size: int
+    height: int, width: int, octaves: int, octave_scale: float, min_size: int, upscale: int = 0
 ) -> list[tuple[int, int]]:
-    """Shapes original / scale**i for i < octaves, smallest first (as the seed computes them).
+    """Shapes original / scale**i for i < octaves, smallest first (as the seed computes them),
+    then `upscale` octaves above the original, original * scale**k for k = 1..upscale (the
+    TF tutorial's range(-2, 3) is octaves=3, upscale=2).
 
     Octaves whose shorter side would fall below `min_size` are dropped, so small images are
     dreamed at fewer octaves instead of feeding the network a degenerate shape.
@@ -28,4 +30,5 @@ def octave_shapes(
         shape = (int(height / octave_scale**i), int(width / octave_scale**i))
         if min(shape) >= min_size:
             shapes.append(shape)
-    return shapes[::-1]
+    above = [(int(height * octave_scale**k), int(width * octave_scale**k)) for k in range(1, upscale + 1)]
+    return shapes[::-1] + above

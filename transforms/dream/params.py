@@ -9,6 +9,7 @@ GRAD_NORMS = ("l2", "std", "mean_abs", "clip_value", "clip_norm", "none", "lap")
 # tutorial's plain mean.
 OBJECTIVES = ("mean_square", "mean")
 MAX_GRAD_BLUR = 10.0
+MAX_UPSCALE_OCTAVES = 4
 STEP_MODES = ("image", "pixel")
 # Kept in step with precision.py's LOSS_SCALE and preprocessing.PREPROCESSINGS (tests check).
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -46,6 +47,11 @@ class DreamParams:
     grad_blur: float = 0.0  # Gaussian sigma (pixels) smoothing the gradient; 0: off
     tv_weight: float = 0.0  # total-variation penalty in the objective; 0: off
     objective: str = "mean_square"  # of the layers' activations (a guide replaces it)
+    upscale_octaves: int = 0  # octaves above the input's size (memory follows the largest)
+    keep_upscaled: bool = False  # write the largest octave instead of the input's size
+    random_scale_min: float = 1.0  # seeded zoom per step within [min, max] (1, 1: off)
+    random_scale_max: float = 1.0
+    random_rotate: float = 0.0  # seeded turn per step within +-this many degrees (0: off)
 
     def __post_init__(self) -> None:
         if self.iterations < 0:
@@ -73,6 +79,17 @@ class DreamParams:
             raise ValueError(f"grad_blur must be within [0, {MAX_GRAD_BLUR:g}] pixels, got {self.grad_blur}")
         if not self.tv_weight >= 0:
             raise ValueError(f"tv_weight must be >= 0, got {self.tv_weight}")
+        if not 0 <= self.upscale_octaves <= MAX_UPSCALE_OCTAVES:
+            raise ValueError(
+                f"upscale_octaves must be within [0, {MAX_UPSCALE_OCTAVES}], got {self.upscale_octaves}"
+            )
+        if not 0.25 <= self.random_scale_min <= self.random_scale_max <= 4.0:
+            raise ValueError(
+                "random_scale must be MIN:MAX with 0.25 <= MIN <= MAX <= 4, got "
+                f"{self.random_scale_min}:{self.random_scale_max}"
+            )
+        if not 0 <= self.random_rotate <= 180:
+            raise ValueError(f"random_rotate must be within [0, 180] degrees, got {self.random_rotate}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {self.objective!r}; valid: {', '.join(OBJECTIVES)}")
         if not 0 <= self.seed < 2**63:

@@ -1,0 +1,69 @@
+"""What each quality control costs per step, against the plain step, in one process.
+
+    python -m bench.controls_bench            # VGG16 (offline weights), 640x427, 3 repeats
+
+One Dreamer; each setting is traced once (a warm-up dream), then timed over a one-octave
+dream of ITERATIONS steps; medians of the repeats, the settings interleaved so that load on
+a shared machine hits them alike. Ratios are to the plain step (l2, no control) measured in
+the same run. Results go to bench/controls.json with the machine they were measured on.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parent.parent
+ITERATIONS = 8
+SETTINGS = {
+    "plain (l2)": {},
+    "grad_norm lap": {"grad_norm": "lap", "step": 1.5},
+    "grad_blur 2": {"grad_blur": 2.0},
+    "tv_weight 40": {"tv_weight": 40.0},
+    "objective mean": {"objective": "mean"},
+    "random_scale 0.9:1.1": {"random_scale_min": 0.9, "random_scale_max": 1.1},
+    "random_rotate 10": {"random_rotate": 10.0},
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import numpy as np
+    from PIL import Image
+
+    from bench.machine import machine_info
+    from transforms.dream import Dreamer, get_model_spec, get_preset
+
+    repeats = int((argv or sys.argv[1:] or ["3"])[0])
+    spec = get_model_spec("vgg16")
+    preset = get_preset("vgg16")
+    dreamer = Dreamer(spec.build(None), preset.layers, spec.preprocessing, spec.min_input_size)
+    photo = np.asarray(Image.open(ROOT / "samples" / "chelsea.jpg").convert("RGB").resize((640, 427)))
+    base = dataclasses.replace(preset.params, octaves=1, iterations=ITERATIONS, seed=1)
+    params = {name: dataclasses.replace(base, **changes) for name, changes in SETTINGS.items()}
+    for setting in params.values():  # trace each once
+        dreamer.dream(photo, dataclasses.replace(setting, iterations=1))
+    times: dict[str, list[float]] = {name: [] for name in params}
+    for _ in range(repeats):
+        for name, setting in params.items():
+            started = time.perf_counter()
+            dreamer.dream(photo, setting)
+            times[name].append((time.perf_counter() - started) / ITERATIONS)
+    plain = statistics.median(times["plain (l2)"])
+    results = {name: {"seconds_per_step": round(statistics.median(t), 4),
+                      "ratio_to_plain": round(statistics.median(t) / plain, 3)} for name, t in times.items()}
+    report = {"machine": machine_info(), "model": "vgg16", "size": "640x427", "iterations": ITERATIONS,
+              "repeats": repeats, "results": results}
+    (ROOT / "bench" / "controls.json").write_text(json.dumps(report, indent=2) + "\n")
+    for name, result in results.items():
+        print(f"{name:24s} {result['seconds_per_step']:.3f} s/step  x{result['ratio_to_plain']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
