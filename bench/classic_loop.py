@@ -37,13 +37,42 @@ def classic_step(model, layer_weights):
     return gradient_ascent_step
 
 
+def keras_io_step(model, layer_weights, eps=1e-6):
+    """keras.io's current example's step: its loss (squares summed over the cropped map,
+    divided by the whole map's size) and gradients divided by max(mean(|g|), eps=1e-6)."""
+    extractor = tf.keras.Model(
+        inputs=model.inputs, outputs={n: model.get_layer(n).output for n in layer_weights}
+    )
+
+    def compute_loss(image):
+        features = extractor(image)
+        loss = tf.zeros(())
+        for name, weight in layer_weights.items():
+            activation = features[name]
+            scaling = tf.reduce_prod(tf.cast(tf.shape(activation), "float32"))
+            loss += weight * tf.reduce_sum(tf.square(activation[:, 2:-2, 2:-2, :])) / scaling
+        return loss
+
+    @tf.function
+    def gradient_ascent_step(image, learning_rate):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            loss = compute_loss(image)
+        grads = tape.gradient(loss, image)
+        grads /= tf.maximum(tf.reduce_mean(tf.abs(grads)), eps)
+        return loss, image + learning_rate * grads
+
+    return gradient_ascent_step
+
+
 def reference_dream(model, layer_weights, rgb, octaves=3, octave_scale=1.4, iterations=30,
-                    step=20.0, max_loss=15.0, octave_seconds=None):
+                    step=20.0, max_loss=15.0, octave_seconds=None, make_step=classic_step):
     """Returns (uint8 image, [(shape, [loss per step])] per octave).
 
     If `octave_seconds` is a list, the wall time of each octave's steps is appended to it.
+    `make_step` builds the step (the seed's, or keras_io_step); the octave loop is the same.
     """
-    gradient_ascent_step = classic_step(model, layer_weights)
+    gradient_ascent_step = make_step(model, layer_weights)
     original = rgb[np.newaxis].astype("float32") / 127.5 - 1.0
     original_shape = original.shape[1:3]
     shapes = [original_shape]

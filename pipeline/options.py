@@ -120,6 +120,11 @@ class DreamOptions(PipelineOptions):
             help="Turn the image by a seeded random angle within +-this many degrees before each "
             "gradient, the gradient mapped back (0-180; default 0: off).",
         )
+        parser.add_argument(
+            "--grad_eps", type=float, default=None,
+            help="Floor of the l2/std/mean_abs divisor (default 0: each rule's source's own: "
+            "1e-12, 1e-8, 1e-7).",
+        )
         parser.add_argument("--clip_min", type=float, default=None, help="clip_value lower bound.")
         parser.add_argument("--clip_max", type=float, default=None, help="clip_value upper bound.")
         parser.add_argument("--clip_norm", type=float, default=None, help="clip_norm's maximum L2 norm.")

@@ -86,3 +86,34 @@ def test_folded_batch_norms_change_only_float_rounding(random_inception, photo):
     folded = Dreamer(twin, preset.layers, INCEPTION, 75).dream(photo, params)
     np.testing.assert_allclose(folded.octaves[0].losses, plain.octaves[0].losses, rtol=1e-4)
     assert np.abs(folded.image.astype(int) - plain.image).max() <= 1
+
+
+@pytest.mark.parametrize("eps", [None, 1e-12])
+def test_keras_io_preset_matches_a_plain_keras_io_loop(random_inception, photo, eps):
+    """As written (mean |g| floored at 1e-6: random weights' gradients are far below it, so
+    the image hardly moves), and with a negligible floor on both sides, so the steps show."""
+    import functools
+
+    from bench.classic_loop import keras_io_step
+
+    preset = get_preset("keras_io")
+    weights = {t.name: t.weight for t in preset.layers}
+    assert weights == CLASSIC_LAYERS and preset.params.iterations == 20 and preset.params.step == 0.01
+    dreamer = Dreamer(random_inception, preset.layers, INCEPTION, min_input_size=75, fold_batch_norm=False)
+    import dataclasses
+
+    params = dataclasses.replace(preset.params, octaves=2, iterations=3, max_loss=None)
+    if eps is not None:
+        params = dataclasses.replace(params, grad_eps=eps)
+    result = dreamer.dream(photo, params)
+    expected_image, expected_trace = reference_dream(
+        random_inception, weights, photo, octaves=2, iterations=3, step=preset.params.step,
+        max_loss=None, make_step=functools.partial(keras_io_step, eps=eps or 1e-6),
+    )
+    if eps is not None:
+        assert np.abs(result.image.astype(int) - photo).mean() > 1.0  # it really dreamed
+    assert [(o.height, o.width) for o in result.octaves] == [s for s, _ in expected_trace]
+    for octave, (_, expected_losses) in zip(result.octaves, expected_trace):
+        np.testing.assert_allclose(octave.losses, expected_losses, rtol=1e-4)
+    diff = np.abs(result.image.astype(int) - expected_image.astype(int))
+    assert diff.mean() < 0.5 and np.percentile(diff, 99) <= 3, (diff.mean(), diff.max())

@@ -63,6 +63,7 @@ METADATA_SCHEMA = pa.schema([
         ("random_scale_min", pa.float64()),
         ("random_scale_max", pa.float64()),
         ("random_rotate", pa.float64()),
+        ("grad_eps", pa.float64()),
     ])),
     ("pixel_units", pa.string()),
     ("step_given", pa.float64()),

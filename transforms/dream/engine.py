@@ -120,7 +120,7 @@ class Dreamer:
     def _ascent(self, params: DreamParams):
         """One compiled octave loop per gradient rule, step mode and tiling, built on first use."""
         rule = GradientRule(params.grad_norm, params.clip_min, params.clip_max, params.clip_norm,
-                            params.lap_levels, params.grad_blur)
+                            params.lap_levels, params.grad_blur, params.grad_eps)
         transform = RandomTransform(params.random_scale_min, params.random_scale_max, params.random_rotate)
         key = (rule, params.step_mode, params.tile_size > 0, params.objective, params.tv_weight, transform)
         if key not in self._ascents:

@@ -25,23 +25,24 @@ class GradientRule:
     clip_norm: float = 1.0
     lap_levels: int = 4  # levels of the Laplacian pyramid ("lap")
     blur: float = 0.0  # Gaussian sigma in pixels, applied before the rule; 0: none
+    eps: float = 0.0  # floor of the l2/std/mean_abs divisor; 0: each rule's source's own
 
 
 def _l2(grads: tf.Tensor, rule: GradientRule) -> tf.Tensor:
     # tf.math.l2_normalize: x * rsqrt(max(sum(x**2), 1e-12)) — the classic rule.
     square_sum = tf.reduce_sum(tf.square(grads), axis=PER_IMAGE, keepdims=True)
-    return grads * tf.math.rsqrt(tf.maximum(square_sum, 1e-12))
+    return grads * tf.math.rsqrt(tf.maximum(square_sum, rule.eps or 1e-12))
 
 
 def _std(grads: tf.Tensor, rule: GradientRule) -> tf.Tensor:
     # TensorFlow's DeepDream tutorial: gradients /= tf.math.reduce_std(gradients) + 1e-8.
-    return grads / (tf.math.reduce_std(grads, axis=PER_IMAGE, keepdims=True) + 1e-8)
+    return grads / (tf.math.reduce_std(grads, axis=PER_IMAGE, keepdims=True) + (rule.eps or 1e-8))
 
 
 def _mean_abs(grads: tf.Tensor, rule: GradientRule) -> tf.Tensor:
     # The Keras example: grads /= max(mean(|grads|), epsilon).
     mean_abs = tf.reduce_mean(tf.abs(grads), axis=PER_IMAGE, keepdims=True)
-    return grads / tf.maximum(mean_abs, 1e-7)
+    return grads / tf.maximum(mean_abs, rule.eps or 1e-7)
 
 
 def _clip_value(grads: tf.Tensor, rule: GradientRule) -> tf.Tensor:

@@ -36,16 +36,26 @@ def term_activation(features: Mapping[str, tf.Tensor], term: LayerTerm) -> tf.Te
 def dream_loss(
     features: Mapping[str, tf.Tensor], terms: LayersLike, objective: str = "mean_square"
 ) -> tf.Tensor:
-    """Per image: sum over terms of weight * mean(square(cropped activation)) (the seed), or
-    of weight * mean(cropped activation) with objective "mean" (the TF tutorial)."""
+    """Per image: sum over terms of weight * mean(square(cropped activation)) (the seed), of
+    weight * mean(cropped activation) with objective "mean" (the TF tutorial), or of weight *
+    sum(square(cropped activation)) / size of the uncropped map ("mean_square_full_map",
+    keras.io's example as written)."""
     loss = 0.0
     for term in as_terms(terms):
         activation = term_activation(features, term)
-        if objective == "mean_square":
-            activation = tf.square(activation)
-        elif objective != "mean":
-            raise ValueError(f"unknown objective {objective!r}; valid: mean_square, mean")
-        loss += term.weight * tf.reduce_mean(activation, axis=[1, 2, 3])
+        if objective == "mean":
+            value = tf.reduce_mean(activation, axis=[1, 2, 3])
+        elif objective == "mean_square":
+            value = tf.reduce_mean(tf.square(activation), axis=[1, 2, 3])
+        elif objective == "mean_square_full_map":  # keras.io's example, its scaling as written
+            full = tf.shape(features[term.name])
+            size = tf.cast(full[1] * full[2] * tf.shape(activation)[3], tf.float32)
+            value = tf.reduce_sum(tf.square(activation), axis=[1, 2, 3]) / size
+        else:
+            raise ValueError(
+                f"unknown objective {objective!r}; valid: mean_square, mean, mean_square_full_map"
+            )
+        loss += term.weight * value
     return loss
 
 

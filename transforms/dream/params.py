@@ -5,9 +5,10 @@ from dataclasses import dataclass
 
 # Kept in step with transforms.dream.gradients.NORMALIZERS (a test checks).
 GRAD_NORMS = ("l2", "std", "mean_abs", "clip_value", "clip_norm", "none", "lap")
-# What the layers' activations are turned into: the seed's mean of squares, or the TF
-# tutorial's plain mean.
-OBJECTIVES = ("mean_square", "mean")
+# What the layers' activations are turned into: the seed's mean of squares, the TF
+# tutorial's plain mean, or keras.io's example as written (squares summed over the cropped
+# map, divided by the size of the whole map).
+OBJECTIVES = ("mean_square", "mean", "mean_square_full_map")
 MAX_GRAD_BLUR = 10.0
 MAX_UPSCALE_OCTAVES = 4
 STEP_MODES = ("image", "pixel")
@@ -52,6 +53,7 @@ class DreamParams:
     random_scale_min: float = 1.0  # seeded zoom per step within [min, max] (1, 1: off)
     random_scale_max: float = 1.0
     random_rotate: float = 0.0  # seeded turn per step within +-this many degrees (0: off)
+    grad_eps: float = 0.0  # floor of l2/std/mean_abs's divisor; 0: the rule's source's own
 
     def __post_init__(self) -> None:
         if self.iterations < 0:
@@ -90,6 +92,8 @@ class DreamParams:
             )
         if not 0 <= self.random_rotate <= 180:
             raise ValueError(f"random_rotate must be within [0, 180] degrees, got {self.random_rotate}")
+        if not self.grad_eps >= 0:
+            raise ValueError(f"grad_eps must be >= 0, got {self.grad_eps}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {self.objective!r}; valid: {', '.join(OBJECTIVES)}")
         if not 0 <= self.seed < 2**63:

@@ -42,7 +42,8 @@ PRESETS: dict[str, Preset] = {
             model="inception_v3",
             layers="mixed4:1.0,mixed5:1.5,mixed6:2.0,mixed7:2.5",
             params=DreamParams(octaves=3, octave_scale=1.4, iterations=30, step=20.0, max_loss=15.0),
-            description="The seed exactly: InceptionV3 ImageNet, mixed4-7, 3 octaves x 30 steps.",
+            description="The seed exactly (Chollet, Deep Learning with Python, 2nd ed.): "
+            "InceptionV3 ImageNet, mixed4-7, L2-normalised steps of 20, 3 octaves x 30 steps.",
         ),
         Preset(
             name="tutorial",
@@ -54,6 +55,17 @@ PRESETS: dict[str, Preset] = {
             ),
             description="TensorFlow's DeepDream tutorial: mixed3+mixed5, std-normalised "
             "gradients, step 0.01, tiles of 512 (grid shifted each step).",
+        ),
+        Preset(
+            name="keras_io",
+            model="inception_v3",
+            layers="mixed4:1.0,mixed5:1.5,mixed6:2.0,mixed7:2.5",
+            params=DreamParams(
+                octaves=3, octave_scale=1.4, iterations=20, step=0.01, max_loss=15.0,
+                grad_norm="mean_abs", grad_eps=1e-6, objective="mean_square_full_map",
+            ),
+            description="keras.io's current DeepDream example exactly: mixed4-7, its loss as "
+            "written, mean-abs-normalised gradients (floor 1e-6), step 0.01, 3 x 20 steps.",
         ),
         Preset(
             name="keras2",
