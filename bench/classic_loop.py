@@ -11,8 +11,9 @@ import numpy as np
 import tensorflow as tf
 
 
-def classic_step(model, layer_weights):
-    """The seed's step as a tf.function: (image, learning_rate) -> (loss, next image)."""
+def _ascent_step(model, layer_weights, layer_loss, normalize):
+    """A tf.function (image, learning_rate) -> (loss, next image): loss = sum over layers of
+    weight * layer_loss(activation), the gradient normalised, one step taken."""
     extractor = tf.keras.Model(
         inputs=model.inputs, outputs={n: model.get_layer(n).output for n in layer_weights}
     )
@@ -21,8 +22,7 @@ def classic_step(model, layer_weights):
         features = extractor(image)
         loss = tf.zeros(())
         for name, weight in layer_weights.items():
-            activation = features[name]
-            loss += weight * tf.reduce_mean(tf.square(activation[:, 2:-2, 2:-2, :]))
+            loss += weight * layer_loss(features[name])
         return loss
 
     @tf.function
@@ -30,39 +30,33 @@ def classic_step(model, layer_weights):
         with tf.GradientTape() as tape:
             tape.watch(image)
             loss = compute_loss(image)
-        grads = tape.gradient(loss, image)
-        grads = tf.math.l2_normalize(grads)
+        grads = normalize(tape.gradient(loss, image))
         return loss, image + learning_rate * grads
 
     return gradient_ascent_step
+
+
+def classic_step(model, layer_weights):
+    """The seed's step: mean of squares of the map less 2 border pixels, L2-normalised."""
+    return _ascent_step(
+        model, layer_weights,
+        lambda activation: tf.reduce_mean(tf.square(activation[:, 2:-2, 2:-2, :])),
+        tf.math.l2_normalize,
+    )
 
 
 def keras_io_step(model, layer_weights, eps=1e-6):
     """keras.io's current example's step: its loss (squares summed over the cropped map,
     divided by the whole map's size) and gradients divided by max(mean(|g|), eps=1e-6)."""
-    extractor = tf.keras.Model(
-        inputs=model.inputs, outputs={n: model.get_layer(n).output for n in layer_weights}
+
+    def layer_loss(activation):
+        scaling = tf.reduce_prod(tf.cast(tf.shape(activation), "float32"))
+        return tf.reduce_sum(tf.square(activation[:, 2:-2, 2:-2, :])) / scaling
+
+    return _ascent_step(
+        model, layer_weights, layer_loss,
+        lambda grads: grads / tf.maximum(tf.reduce_mean(tf.abs(grads)), eps),
     )
-
-    def compute_loss(image):
-        features = extractor(image)
-        loss = tf.zeros(())
-        for name, weight in layer_weights.items():
-            activation = features[name]
-            scaling = tf.reduce_prod(tf.cast(tf.shape(activation), "float32"))
-            loss += weight * tf.reduce_sum(tf.square(activation[:, 2:-2, 2:-2, :])) / scaling
-        return loss
-
-    @tf.function
-    def gradient_ascent_step(image, learning_rate):
-        with tf.GradientTape() as tape:
-            tape.watch(image)
-            loss = compute_loss(image)
-        grads = tape.gradient(loss, image)
-        grads /= tf.maximum(tf.reduce_mean(tf.abs(grads)), eps)
-        return loss, image + learning_rate * grads
-
-    return gradient_ascent_step
 
 
 def reference_dream(model, layer_weights, rgb, octaves=3, octave_scale=1.4, iterations=30,
