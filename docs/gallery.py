@@ -33,6 +33,7 @@ VARIANTS = [
     ("tv", "tv_weight 40", None, {"tv_weight": 40.0}, None),
     ("mean", "objective mean", None, {"objective": "mean"}, None),
     ("upscale", "upscale_octaves 1", None, {"upscale_octaves": 1}, None),
+    ("lapnorm", "preset lapnorm", None, dataclasses.asdict(get_preset("lapnorm").params), None),
     ("robust", "random_scale 0.9:1.1, rotate 10", None,
      {"random_scale_min": 0.9, "random_scale_max": 1.1, "random_rotate": 10.0, "seed": 7}, None),
 ]
@@ -63,6 +64,32 @@ def main() -> None:
         draw.text((x + 4, y + 3), caption, fill="black")
         sheet.paste(image, (x, y + label))
     sheet.save(TARGET / "gallery.jpg", quality=88)
+    compare_presets(model, spec, ("vgg16", "lapnorm"))
+
+
+def compare_presets(model, spec, names: tuple[str, ...]) -> None:
+    """docs/gallery/presets.jpg: every sample photo (rows) under each preset (columns)."""
+    photos = sorted((ROOT / "samples").glob("*.jpg"))
+    rows = []
+    for path in photos:
+        photo = np.asarray(Image.open(path).convert("RGB"))
+        row = [Image.fromarray(photo)]
+        for name in names:
+            preset = get_preset(name)
+            dreamer = Dreamer(model, preset.layers, spec.preprocessing, spec.min_input_size)
+            row.append(Image.fromarray(dreamer.dream(photo, preset.params).image))
+        rows.append(row)
+    width, height, label = 256, 200, 18
+    sheet = Image.new("RGB", (width * (len(names) + 1), label + height * len(rows)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for column, caption in enumerate(["original", *(f"preset {n}" for n in names)]):
+        draw.text((column * width + 4, 3), caption, fill="black")
+    for r, row in enumerate(rows):
+        for column, image in enumerate(row):
+            image = image.copy()
+            image.thumbnail((width, height))
+            sheet.paste(image, (column * width, label + r * height))
+    sheet.save(TARGET / "presets.jpg", quality=88)
 
 
 if __name__ == "__main__":

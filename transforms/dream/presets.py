@@ -95,6 +95,17 @@ PRESETS: dict[str, Preset] = {
             description="Offline, size-independent: per-pixel step 3 and a 16-pixel jitter, "
             "so small and large photos dream alike without grid artefacts.",
         ),
+        Preset(
+            name="lapnorm",
+            model="vgg16",
+            layers="block4_conv3:1.0,block5_conv1:1.0",
+            params=DreamParams(
+                octaves=3, octave_scale=1.4, iterations=10, step=3.0, max_loss=None,
+                grad_norm="lap", lap_levels=4, step_mode="pixel", jitter=16,
+            ),
+            description="Offline VGG16 with Laplacian-pyramid gradients (lapnorm): larger, "
+            "smoother structures and bolder colour than vgg16; per-pixel step 3, jitter 16.",
+        ),
     )
 }
 
