@@ -118,6 +118,7 @@ class JobConfig:
     def job_metadata(self, preset: Preset | None = None) -> dict[str, Any]:
         """The settings every metadata record repeats, so each line stands on its own."""
         preset = preset or self.preset
+        units = pixel_units(preset, self.preprocessing)
         return {
             "preset": preset.name,
             "model": preset.model,
@@ -125,10 +126,10 @@ class JobConfig:
             "layers": [term.as_record() for term in preset.layers],
             "guide": preset.guide,
             "params": dataclasses.asdict(preset.params),  # step in the model's pixel units
-            "pixel_units": pixel_units(preset, self.preprocessing),
+            "pixel_units": units,
             # The step as the preset gave it, before conversion to this model's units.
             "step_given": preset.step_given if preset.step_given is not None else preset.params.step,
-            "step_given_units": preset.step_given_units or pixel_units(preset, self.preprocessing),
+            "step_given_units": preset.step_given_units or units,
             "grad_norm": preset.params.grad_norm,
             "precision": self.precision,
             "format": self.image_format,
@@ -159,6 +160,8 @@ def load_params_file(uri: str, allow_private_urls: bool = False) -> dict[str, An
         if aliases > MAX_PARAMS_ALIASES:
             raise ConfigError(f"--params {uri!r} uses {aliases} YAML aliases; at most {MAX_PARAMS_ALIASES}")
         settings = yaml.safe_load(text)
+    except ConfigError:  # ours, already one line (and a ValueError, which the last clause takes)
+        raise
     except InputTooLargeError:
         raise ConfigError(f"--params {uri!r} is larger than {MAX_PARAMS_BYTES} bytes") from None
     except UnicodeDecodeError:

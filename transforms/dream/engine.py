@@ -83,7 +83,6 @@ class Dreamer:
             guide_vectors(self._extractor(preprocessing.preprocess(guide)), self.terms)
             if guide is not None else None
         )
-        self.loss_fn = self.objective()
         self._ascents: dict[tuple, object] = {}
 
     def objective(self, objective: str = "mean_square", tv_weight: float = 0.0) -> LossFn:

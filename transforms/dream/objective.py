@@ -6,6 +6,7 @@ from typing import Mapping, Sequence
 import tensorflow as tf
 
 from transforms.dream.layers import LayersLike, LayerTerm, as_terms
+from transforms.dream.params import OBJECTIVES
 
 BORDER = 2
 
@@ -52,9 +53,7 @@ def dream_loss(
             size = tf.cast(full[1] * full[2] * tf.shape(activation)[3], tf.float32)
             value = tf.reduce_sum(tf.square(activation), axis=[1, 2, 3]) / size
         else:
-            raise ValueError(
-                f"unknown objective {objective!r}; valid: mean_square, mean, mean_square_full_map"
-            )
+            raise ValueError(f"unknown objective {objective!r}; valid: {', '.join(OBJECTIVES)}")
         loss += term.weight * value
     return loss
 

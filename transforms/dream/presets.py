@@ -190,7 +190,7 @@ def check_setting_types(name: str, settings: Mapping[str, Any]) -> None:
     """One clear line for a mistyped setting, before any value is used."""
     for key, value in settings.items():
         if key in _PARAM_TYPES and not _type_ok(value, _PARAM_TYPES[key]):
-            kind = {int: "an integer", float: "a number", str: "text"}.get(_PARAM_TYPES[key], "a number or null")
+            kind = {int: "an integer", float: "a number", str: "text", bool: "true or false"}.get(_PARAM_TYPES[key], "a number or null")
             raise ValueError(f"preset {name!r}: {key} must be {kind}, got {short_repr(value)}")
         if key in _TEXT_KEYS and value is not None and not isinstance(value, str):
             raise ValueError(f"preset {name!r}: {key} must be text, got {short_repr(value)}")
