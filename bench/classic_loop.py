@@ -97,3 +97,43 @@ def reference_dream(model, layer_weights, rgb, octaves=3, octave_scale=1.4, iter
     out = image.numpy()[0]
     out = (out / 2.0 + 0.5) * 255.0
     return np.clip(out, 0, 255).astype("uint8"), trace
+
+
+def tutorial_dream(model, layer_names, rgb, shift_for, steps_per_octave=100, step_size=0.01,
+                   octaves=range(-2, 3), octave_scale=1.3, tile_size=512):
+    """TensorFlow's DeepDream tutorial, its tiled version, as a plain loop.
+
+    Returns the dream in [-1, 1] at the largest octave's size (before the tutorial resizes
+    it for display). Its random roll is drawn by `shift_for(octave_number, step)` -> (dy, dx),
+    so a test can feed the engine's seeded rolls; the tutorial draws them unseeded.
+    """
+    dream_model = tf.keras.Model(inputs=model.inputs, outputs=[model.get_layer(n).output for n in layer_names])
+
+    def calc_loss(tile):
+        activations = dream_model(tile[tf.newaxis])
+        return tf.reduce_sum([tf.reduce_mean(act) for act in activations])
+
+    def tiled_gradients(img, shift):
+        img_rolled = tf.roll(img, shift=shift, axis=[0, 1])
+        gradients = tf.zeros_like(img_rolled)
+        height, width = img.shape[:2]
+        xs = list(range(0, width, tile_size))[:-1] or [0]  # the last tile skipped
+        ys = list(range(0, height, tile_size))[:-1] or [0]
+        for x in xs:
+            for y in ys:
+                with tf.GradientTape() as tape:
+                    tape.watch(img_rolled)
+                    loss = calc_loss(img_rolled[y:y + tile_size, x:x + tile_size])
+                gradients = gradients + tape.gradient(loss, img_rolled)
+        gradients = tf.roll(gradients, shift=-shift, axis=[0, 1])
+        return gradients / (tf.math.reduce_std(gradients) + 1e-8)
+
+    base_shape = tf.shape(rgb)
+    img = tf.convert_to_tensor(rgb.astype("float32") / 127.5 - 1.0)
+    for number, octave in enumerate(octaves):
+        new_size = tf.cast(tf.cast(base_shape[:-1], tf.float32) * (octave_scale**octave), tf.int32)
+        img = tf.image.resize(img, new_size)
+        for step in range(steps_per_octave):
+            img = img + tiled_gradients(img, tf.constant(shift_for(number, step), tf.int32)) * step_size
+            img = tf.clip_by_value(img, -1, 1)
+    return img.numpy()

@@ -5,7 +5,9 @@ import argparse
 
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 
-from transforms.dream.params import GRAD_NORMS, OBJECTIVES, PRECISIONS, PREPROCESSING_NAMES, STEP_MODES
+from transforms.dream.params import (
+    GRAD_NORMS, OBJECTIVES, OCTAVE_SIZES, PRECISIONS, PREPROCESSING_NAMES, STEP_MODES, TILE_GRIDS,
+)
 from transforms.dream.presets import DEFAULT_PRESET, PRESETS
 from transforms.fetch import DEFAULT_HTTP_TIMEOUT_S, DEFAULT_MAX_BYTES
 from transforms.imaging import DEFAULT_MAX_PIXELS, FORMATS
@@ -125,6 +127,30 @@ class DreamOptions(PipelineOptions):
             help="Floor of the l2/std/mean_abs divisor (default 0: each rule's source's own: "
             "1e-12, 1e-8, 1e-7).",
         )
+        parser.add_argument(
+            "--activation_border", type=int, default=None,
+            help="Pixels cropped off each side of a feature map before the objective (the seed's "
+            "2; the TF tutorial's 0).",
+        )
+        parser.add_argument(
+            "--reinject_detail", type=true_or_false, default=None, metavar="true|false",
+            help="After each octave, put back the detail that shrinking the input lost (the "
+            "seed: true; the TF tutorial: false).",
+        )
+        parser.add_argument(
+            "--clip_pixels", type=true_or_false, default=None, metavar="true|false",
+            help="Clip the image to the model's pixel range after every step (the TF tutorial: true).",
+        )
+        parser.add_argument(
+            "--tile_grid", default=None, choices=TILE_GRIDS,
+            help="With --tile_size: shifted (a grid moved every step) or rolled (the TF "
+            "tutorial's fixed grid of whole tiles over the image rolled by --jitter).",
+        )
+        parser.add_argument(
+            "--octave_sizes", default=None, choices=OCTAVE_SIZES,
+            help="divide: int(side / scale**i) as the seed; multiply: int(float32(side) * "
+            "scale**k) as the TF tutorial (one pixel apart for ~1%% of sides).",
+        )
         parser.add_argument("--clip_min", type=float, default=None, help="clip_value lower bound.")
         parser.add_argument("--clip_max", type=float, default=None, help="clip_value upper bound.")
         parser.add_argument("--clip_norm", type=float, default=None, help="clip_norm's maximum L2 norm.")
@@ -232,6 +258,13 @@ class DreamOptions(PipelineOptions):
             help="Exit non-zero when more than this fraction of inputs failed (default: only "
             "when all failed).",
         )
+
+
+def true_or_false(text: str) -> bool:
+    """A boolean option's value, as the params file spells it."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
 def help_text() -> str:

@@ -117,3 +117,40 @@ def test_keras_io_preset_matches_a_plain_keras_io_loop(random_inception, photo, 
         np.testing.assert_allclose(octave.losses, expected_losses, rtol=1e-4)
     diff = np.abs(result.image.astype(int) - expected_image.astype(int))
     assert diff.mean() < 0.5 and np.percentile(diff, 99) <= 3, (diff.mean(), diff.max())
+
+
+def test_tutorial_preset_matches_a_plain_tutorial_loop(random_inception, photo):
+    """The TF tutorial's tiled loop, 2 steps at each of its 5 octaves, tiles of 160 so that
+    the larger octaves are cut into whole tiles with the partial last ones skipped, and the
+    image rolled by up to a tile each step (the engine's seeded rolls fed to the reference)."""
+    import dataclasses
+
+    import tensorflow as tf
+
+    from bench.classic_loop import tutorial_dream
+    from transforms.dream.ascent import jitter_shift
+
+    preset = get_preset("tutorial")
+    assert [t.name for t in preset.layers] == ["mixed3", "mixed5"]
+    assert all(t.weight == 1.0 for t in preset.layers)
+    tile = 160
+    params = dataclasses.replace(preset.params, iterations=2, tile_size=tile, jitter=tile,
+                                 keep_upscaled=True, seed=7)
+    dreamer = Dreamer(random_inception, preset.layers, INCEPTION, min_input_size=75, fold_batch_norm=False)
+    result = dreamer.dream(photo, params)
+
+    def shift_for(octave, step):
+        seed = tf.constant([params.seed, octave], tf.int64)
+        return jitter_shift(seed, tf.constant(step), tf.constant(tile)).numpy()
+
+    expected = tutorial_dream(random_inception, ["mixed3", "mixed5"], photo, shift_for,
+                              steps_per_octave=2, step_size=preset.params.step, tile_size=tile)
+    assert [(o.height, o.width) for o in result.octaves] == [
+        (118, 156), (153, 203), (200, 264), (260, 343), (338, 446)]
+    assert result.image.shape == expected.shape
+    expected_image = np.clip((expected / 2.0 + 0.5) * 255.0, 0, 255).astype(np.uint8)
+    diff = np.abs(result.image.astype(int) - expected_image.astype(int))
+    assert diff.mean() < 0.5 and np.percentile(diff, 99) <= 3, (diff.mean(), diff.max())
+    # It really dreamed: far from the input merely resized up.
+    upscaled = tf.image.resize(photo[np.newaxis].astype("float32"), expected.shape[:2])[0].numpy()
+    assert np.abs(result.image - upscaled).mean() > 2.0

@@ -17,7 +17,10 @@ from transforms.dream.smoothing import (
 
 SHORT = DreamParams(octaves=2, iterations=3, step=2.0, max_loss=None, step_mode="pixel")
 CONTROLS_ON = {"lap": dict(grad_norm="lap", lap_levels=3), "blur": dict(grad_blur=1.5),
-               "tv": dict(tv_weight=5.0), "mean": dict(objective="mean")}
+               "tv": dict(tv_weight=5.0), "mean": dict(objective="mean"),
+               # The TF tutorial's ways, where it differs from the seed.
+               "whole_map": dict(activation_border=0), "no_detail": dict(reinject_detail=False),
+               "clip": dict(clip_pixels=True)}
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +77,9 @@ def test_each_control_changes_the_dream_when_on_and_is_a_no_op_when_off(dreamer,
     base = dreamer.dream(photo, SHORT).image
     on = dreamer.dream(photo, dataclasses.replace(SHORT, **CONTROLS_ON[control])).image
     assert np.abs(on.astype(int) - base).mean() > 0.2
-    off = dict(grad_blur=0.0, tv_weight=0.0, objective="mean_square", lap_levels=3)
+    off = dict(grad_blur=0.0, tv_weight=0.0, objective="mean_square", lap_levels=3,
+               activation_border=2, reinject_detail=True, clip_pixels=False, tile_grid="rolled",
+               octave_sizes="divide")
     np.testing.assert_array_equal(dreamer.dream(photo, dataclasses.replace(SHORT, **off)).image, base)
 
 
@@ -97,6 +102,10 @@ def test_each_control_is_reproducible_with_the_seed_tiled_and_batched(dreamer, p
     (["--random_scale=big"], "--random_scale expects MIN:MAX"),
     (["--random_rotate=400"], "random_rotate must be within [0, 180]"),
     (["--upscale_octaves=9"], "upscale_octaves must be within [0, 4]"),
+    (["--tile_grid=diagonal"], "invalid choice"),
+    (["--octave_sizes=round"], "invalid choice"),
+    (["--activation_border=20"], "activation_border must be within [0, 8]"),
+    (["--clip_pixels=maybe"], "expected true or false"),
 ])
 def test_quality_controls_are_checked_at_start(tmp_path, capsys, args, message):
     from PIL import Image
@@ -132,6 +141,29 @@ def test_octaves_above_the_input_are_dreamed_and_written_back_at_its_size(dreame
     assert kept.image.shape == (280, 369, 3)
     np.testing.assert_array_equal(dreamer.dream(photo, dataclasses.replace(SHORT, upscale_octaves=0)).image,
                                   base.image)
+
+
+def test_octave_sizes_round_as_the_seed_or_as_the_tutorial():
+    from transforms.dream.octaves import octave_shapes
+
+    # float32 1.3**-2 times 169 is 100.0000..., the double quotient 99.99...
+    assert octave_shapes(169, 169, 3, 1.3, 8)[0] == (99, 99)
+    assert octave_shapes(169, 169, 3, 1.3, 8, sizes="multiply")[0] == (100, 100)
+    assert octave_shapes(90, 90, 1, 1.3, 8, upscale=1)[-1] == (117, 117)
+    assert octave_shapes(90, 90, 1, 1.3, 8, upscale=1, sizes="multiply")[-1] == (116, 116)
+
+
+def test_the_rolled_tile_grid_skips_the_last_partial_tile(dreamer, photo):
+    """Tiles of 64 over 200x264: whole tiles cover 192x256; the rest gets no gradient (and
+    does not move) while no roll brings it into a tile."""
+    params = dataclasses.replace(SHORT, octaves=1, iterations=1, tile_size=64)
+    rolled = dreamer.dream(photo, dataclasses.replace(params, tile_grid="rolled")).image
+    # Up to 1 level: the round trip through the model's units truncates.
+    assert np.abs(rolled[192:].astype(int) - photo[192:]).max() <= 1
+    assert np.abs(rolled[:, 256:].astype(int) - photo[:, 256:]).max() <= 1
+    assert np.abs(rolled[:192, :256].astype(int) - photo[:192, :256]).mean() > 1.0
+    shifted = dreamer.dream(photo, params).image
+    assert np.abs(shifted[192:].astype(int) - photo[192:]).mean() > 1.0  # the shifted grid covers all
 
 
 def test_upscaled_octaves_in_the_job_record_the_written_size(tmp_path):

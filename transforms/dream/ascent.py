@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
+import numpy as np
 import tensorflow as tf
 
 from transforms.dream.gradients import GradientRule, normalizer, per_image_rms, unit_rms
-from transforms.dream.params import STEP_MODES
+from transforms.dream.params import STEP_MODES, TILE_GRIDS
 from transforms.dream.robustness import zoom_and_turn
 
 LossFn = Callable[[tf.Tensor], tf.Tensor]  # BxHxWx3 -> loss per image, B
@@ -99,6 +100,26 @@ def tiled_loss_and_gradient(
     return weighted_loss / tf.cast(height * width, tf.float32), grads
 
 
+def rolled_grid_loss_and_gradient(
+    gradient: GradientFn, images: tf.Tensor, tile_size: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """The TF tutorial's fixed grid: whole tiles from the top-left corner, the last, partial
+    tile of each side skipped (no gradient there this step; the random roll brings those
+    pixels into a tile on other steps). A side no longer than a tile is one tile."""
+    shape = tf.shape(images)
+    height, width = shape[1], shape[2]
+
+    def covered(length: tf.Tensor) -> tf.Tensor:
+        whole_tiles = (length + tile_size - 1) // tile_size - 1
+        return tf.where(whole_tiles > 0, whole_tiles * tile_size, length)
+
+    rows, cols = covered(height), covered(width)
+    loss, grads = tiled_loss_and_gradient(
+        gradient, images[:, :rows, :cols, :], tile_size, tf.zeros([2], tf.int32)
+    )
+    return loss, tf.pad(grads, [[0, 0], [0, height - rows], [0, width - cols], [0, 0]])
+
+
 class RandomTransform(NamedTuple):
     """Seeded zoom within [scale_min, scale_max] and turn within +-degrees, drawn per step."""
 
@@ -116,19 +137,24 @@ def compile_octave_ascent(
     rule: GradientRule = GradientRule(),
     step_mode: str = "image",
     jit: bool = False,
-    tiling: bool = False,
+    tiling: str | None = None,
     loss_scale: float = 1.0,
     random_transform: RandomTransform = RandomTransform(),
+    pixel_bounds: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Callable[..., OctaveAscent]:
     """Build `ascend(images, iterations, step, max_loss, jitter, tile_size, seed)`.
 
     max_loss=inf disables the early stop, jitter=0 the jitter. Only a function built with
-    `tiling` has the tile loop; it dreams images that fit in one tile whole. `jit` compiles
-    the loss-and-gradient body with XLA (not with tiling: every tile shape would compile).
+    `tiling` (a TILE_GRIDS name) has the tile loop; it dreams images that fit in one tile
+    whole. `jit` compiles the loss-and-gradient body with XLA (not with tiling: every tile
+    shape would compile). With `pixel_bounds` (low, high per channel) the image is clipped
+    to them after every step.
     """
     normalize = normalizer(rule)
     if step_mode not in STEP_MODES:
         raise ValueError(f"unknown step_mode {step_mode!r}; valid: {', '.join(STEP_MODES)}")
+    if tiling not in (None, *TILE_GRIDS):
+        raise ValueError(f"unknown tile grid {tiling!r}; valid: {', '.join(TILE_GRIDS)}")
     if jit and tiling:
         raise ValueError("tiling and XLA (jit) do not combine: tiles have changing shapes")
 
@@ -184,7 +210,9 @@ def compile_octave_ascent(
                     seen = zoom_and_turn(rolled, scale, degrees)
             else:
                 seen = rolled
-            if tiled:  # Python False unless built with tiling: no tile loop in the graph
+            if tiled and tiling == "rolled":  # Python False unless built so: not in the graph
+                loss, grads = rolled_grid_loss_and_gradient(gradient, seen, tile_size)
+            elif tiled:
                 offset = tf.random.stateless_uniform(
                     [2], step_seed(seed, i, 1), minval=0, maxval=tile_size, dtype=tf.int32
                 )
@@ -203,9 +231,12 @@ def compile_octave_ascent(
             # RMS of the update per image, without a squared copy of the image.
             rms = per_image_rms(update)
             # Like the seed: the step is taken, then the octave stops if its loss was too high.
+            stepped = images + update
+            if pixel_bounds is not None:  # the TF tutorial's clip to [-1, 1], per convention
+                stepped = tf.clip_by_value(stepped, pixel_bounds[0], pixel_bounds[1])
             return (
                 i + 1,
-                images + update,
+                stepped,
                 losses.write(i, loss),
                 steps_run + tf.cast(active, tf.int32),
                 tf.logical_or(stopped, loss > max_loss),

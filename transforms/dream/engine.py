@@ -15,7 +15,7 @@ from transforms.dream.folding import fold_batch_norms
 from transforms.dream.gradients import GradientRule
 from transforms.dream.layers import LayersLike, as_terms
 from transforms.dream.models import ModelSpec, feature_extractor, get_model_spec
-from transforms.dream.objective import dream_loss, guide_loss, guide_vectors, total_variation
+from transforms.dream.objective import BORDER, dream_loss, guide_loss, guide_vectors, total_variation
 from transforms.dream.octaves import octave_shapes
 from transforms.dream.params import DreamParams
 from transforms.dream.precision import LOSS_SCALE, with_precision
@@ -85,17 +85,18 @@ class Dreamer:
         )
         self._ascents: dict[tuple, object] = {}
 
-    def objective(self, objective: str = "mean_square", tv_weight: float = 0.0) -> LossFn:
+    def objective(self, objective: str = "mean_square", tv_weight: float = 0.0, border: int = BORDER) -> LossFn:
         """images -> loss per image: the guide's dot product when there is a guide, else the
-        layers' activations (mean of squares, or mean), less tv_weight x total variation."""
+        layers' activations (mean of squares, or mean), less tv_weight x total variation;
+        feature maps lose `border` pixels on each side first."""
         extractor, terms, guide_features = self._extractor, self.terms, self._guide_features
 
         def loss_fn(images: tf.Tensor) -> tf.Tensor:
             features = extractor(images)
             if guide_features is not None:
-                loss = guide_loss(features, terms, guide_features)
+                loss = guide_loss(features, terms, guide_features, border)
             else:
-                loss = dream_loss(features, terms, objective)
+                loss = dream_loss(features, terms, objective, border)
             return loss - tv_weight * total_variation(images) if tv_weight else loss
 
         return loss_fn
@@ -121,14 +122,18 @@ class Dreamer:
         rule = GradientRule(params.grad_norm, params.clip_min, params.clip_max, params.clip_norm,
                             params.lap_levels, params.grad_blur, params.grad_eps)
         transform = RandomTransform(params.random_scale_min, params.random_scale_max, params.random_rotate)
-        key = (rule, params.step_mode, params.tile_size > 0, params.objective, params.tv_weight, transform)
+        tiling = params.tile_grid if params.tile_size > 0 else None
+        bounds = self.preprocessing.pixel_bounds() if params.clip_pixels else None
+        key = (rule, params.step_mode, tiling, params.objective, params.tv_weight,
+               params.activation_border, transform, params.clip_pixels)
         if key not in self._ascents:
-            tiling = params.tile_size > 0
             # XLA cannot compile the tile loop (data-dependent tile shapes): tiled dreams run
             # without it.
             self._ascents[key] = compile_octave_ascent(
-                self.objective(params.objective, params.tv_weight), rule, params.step_mode, self.jit and not tiling, tiling=tiling,
+                self.objective(params.objective, params.tv_weight, params.activation_border),
+                rule, params.step_mode, self.jit and not tiling, tiling=tiling,
                 loss_scale=LOSS_SCALE[self.precision], random_transform=transform,
+                pixel_bounds=bounds,
             )
         return self._ascents[key]
 
@@ -157,6 +162,7 @@ class Dreamer:
         shapes = octave_shapes(
             height, width, params.octaves, params.octave_scale,
             max(self.min_input_size, params.min_octave_size), params.upscale_octaves,
+            params.octave_sizes,
         )
         ascend = self._ascent(params)
         max_loss = math.inf if params.max_loss is None else params.max_loss
@@ -182,10 +188,11 @@ class Dreamer:
                 steps_run = np.zeros(len(images), int)
                 stopped, effective = np.zeros(len(images), bool), np.zeros(len(images))
             octave_seconds = time.perf_counter() - octave_started
-            # Put back the detail that shrinking the original lost at this octave's size.
-            same_size_original = _resized(original, shape)
-            dreamed += same_size_original - tf.image.resize(shrunk_original, shape)
-            shrunk_original = same_size_original
+            if params.reinject_detail:
+                # Put back the detail that shrinking the original lost at this octave's size.
+                same_size_original = _resized(original, shape)
+                dreamed += same_size_original - tf.image.resize(shrunk_original, shape)
+                shrunk_original = same_size_original
             for b, octaves in enumerate(records):
                 octaves.append(
                     OctaveRecord(

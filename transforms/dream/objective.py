@@ -26,16 +26,19 @@ def crop_border(activation: tf.Tensor, border: int = BORDER) -> tf.Tensor:
     return tf.slice(activation, begin, [-1, height - 2 * crop_h, width - 2 * crop_w, -1])
 
 
-def term_activation(features: Mapping[str, tf.Tensor], term: LayerTerm) -> tf.Tensor:
+def term_activation(features: Mapping[str, tf.Tensor], term: LayerTerm, border: int = BORDER) -> tf.Tensor:
     """The term's layer output, cropped, as float32, with only its channels when it names some."""
-    activation = crop_border(tf.cast(features[term.name], tf.float32))
+    activation = tf.cast(features[term.name], tf.float32)
+    if border:  # 0: the TF tutorial's whole map
+        activation = crop_border(activation, border)
     if term.channels is not None:
         activation = tf.gather(activation, list(term.channels), axis=-1)
     return activation
 
 
 def dream_loss(
-    features: Mapping[str, tf.Tensor], terms: LayersLike, objective: str = "mean_square"
+    features: Mapping[str, tf.Tensor], terms: LayersLike, objective: str = "mean_square",
+    border: int = BORDER,
 ) -> tf.Tensor:
     """Per image: sum over terms of weight * mean(square(cropped activation)) (the seed), of
     weight * mean(cropped activation) with objective "mean" (the TF tutorial), or of weight *
@@ -43,7 +46,7 @@ def dream_loss(
     keras.io's example as written)."""
     loss = 0.0
     for term in as_terms(terms):
-        activation = term_activation(features, term)
+        activation = term_activation(features, term, border)
         if objective == "mean":
             value = tf.reduce_mean(activation, axis=[1, 2, 3])
         elif objective == "mean_square":
@@ -70,6 +73,7 @@ def guide_loss(
     features: Mapping[str, tf.Tensor],
     terms: Sequence[LayerTerm],
     guide_features: Sequence[tf.Tensor],
+    border: int = BORDER,
 ) -> tf.Tensor:
     """Guided dreaming (Google's original `objective_guide`): every feature vector of the image
     moves towards the guide's feature vector it already matches best.
@@ -80,7 +84,7 @@ def guide_loss(
     """
     loss = 0.0
     for term, guide in zip(terms, guide_features):
-        scores = tf.einsum("bhwc,qc->bhwq", term_activation(features, term), guide)
+        scores = tf.einsum("bhwc,qc->bhwq", term_activation(features, term, border), guide)
         loss += term.weight * tf.reduce_mean(tf.reduce_max(scores, axis=-1), axis=[1, 2])
     return loss
 

@@ -12,6 +12,13 @@ OBJECTIVES = ("mean_square", "mean", "mean_square_full_map")
 MAX_GRAD_BLUR = 10.0
 MAX_UPSCALE_OCTAVES = 4
 STEP_MODES = ("image", "pixel")
+# Where tile edges go: a grid shifted by a seeded offset every step (no seams), or the TF
+# tutorial's fixed grid of whole tiles over the rolled image (the last partial tile skipped).
+TILE_GRIDS = ("shifted", "rolled")
+# How octave sides are computed: the seed's int(side / scale**i) in double precision, or the
+# TF tutorial's int(float32(side) * float32(scale**k)) (one pixel apart for ~1% of sides).
+OCTAVE_SIZES = ("divide", "multiply")
+MAX_ACTIVATION_BORDER = 8
 # Kept in step with precision.py's LOSS_SCALE and preprocessing.PREPROCESSINGS (tests check).
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 PREPROCESSING_NAMES = ("inception", "caffe", "torch", "raw")
@@ -54,6 +61,12 @@ class DreamParams:
     random_scale_max: float = 1.0
     random_rotate: float = 0.0  # seeded turn per step within +-this many degrees (0: off)
     grad_eps: float = 0.0  # floor of l2/std/mean_abs's divisor; 0: the rule's source's own
+    # The rest keep each source's loop as it was written (the TF tutorial differs from the seed).
+    activation_border: int = 2  # pixels cropped off each side of a feature map before the objective
+    reinject_detail: bool = True  # put back the detail lost by shrinking, after each octave
+    clip_pixels: bool = False  # clip the image to the model's pixel range after every step
+    tile_grid: str = "shifted"  # see TILE_GRIDS
+    octave_sizes: str = "divide"  # see OCTAVE_SIZES
 
     def __post_init__(self) -> None:
         if self.iterations < 0:
@@ -96,5 +109,13 @@ class DreamParams:
             raise ValueError(f"grad_eps must be >= 0, got {self.grad_eps}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {self.objective!r}; valid: {', '.join(OBJECTIVES)}")
+        if self.tile_grid not in TILE_GRIDS:
+            raise ValueError(f"unknown tile_grid {self.tile_grid!r}; valid: {', '.join(TILE_GRIDS)}")
+        if self.octave_sizes not in OCTAVE_SIZES:
+            raise ValueError(f"unknown octave_sizes {self.octave_sizes!r}; valid: {', '.join(OCTAVE_SIZES)}")
+        if not 0 <= self.activation_border <= MAX_ACTIVATION_BORDER:
+            raise ValueError(
+                f"activation_border must be within [0, {MAX_ACTIVATION_BORDER}], got {self.activation_border}"
+            )
         if not 0 <= self.seed < 2**63:
             raise ValueError(f"seed must be within [0, 2**63), got {self.seed}")

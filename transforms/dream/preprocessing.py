@@ -32,6 +32,13 @@ class Preprocessing:
             return x
         raise ValueError(f"unknown preprocessing {self.name!r}; valid: {', '.join(PREPROCESSINGS)}")
 
+    def pixel_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """The model-space values of RGB 0 and 255, per channel in the model's channel order:
+        the range an image stays in with clip_pixels (the TF tutorial's [-1, 1])."""
+        black, white = np.zeros((1, 1, 3), np.uint8), np.full((1, 1, 3), 255, np.uint8)
+        low, high = self.preprocess(black).numpy().reshape(3), self.preprocess(white).numpy().reshape(3)
+        return low, high
+
     def deprocess(self, x: tf.Tensor) -> np.ndarray:
         """1xHxWx3 model-space tensor -> uint8 HxWx3 RGB (clipped, truncated like the seed)."""
         x = np.asarray(x)[0]

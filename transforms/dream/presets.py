@@ -50,11 +50,14 @@ PRESETS: dict[str, Preset] = {
             model="inception_v3",
             layers="mixed3:1.0,mixed5:1.0",
             params=DreamParams(
-                octaves=3, octave_scale=1.3, iterations=50, step=0.01, max_loss=None,
-                grad_norm="std", step_mode="image", tile_size=512,
+                octaves=3, upscale_octaves=2, octave_scale=1.3, octave_sizes="multiply",
+                iterations=100, step=0.01, max_loss=None, grad_norm="std", objective="mean",
+                activation_border=0, reinject_detail=False, clip_pixels=True,
+                tile_size=512, tile_grid="rolled", jitter=512,
             ),
-            description="TensorFlow's DeepDream tutorial: mixed3+mixed5, std-normalised "
-            "gradients, step 0.01, tiles of 512 (grid shifted each step).",
+            description="TensorFlow's DeepDream tutorial exactly (its tiled version): mixed3+mixed5, "
+            "mean activation, std-normalised gradients, step 0.01, 100 steps at each of octaves "
+            "-2..2 (scale 1.3), tiles of 512 over an image rolled by up to 512, clipped to [-1, 1].",
         ),
         Preset(
             name="keras_io",
