@@ -64,20 +64,10 @@ class JobConfig:
 
     @classmethod
     def from_options(cls, options: DreamOptions) -> "JobConfig":
-        if not options.input and not options.input_list:
-            raise ConfigError("--input PATTERN or --input_list FILE is required")
-        if not options.output:
-            raise ConfigError("--output is required: a directory for the results")
-        if not 1 <= options.quality <= 100:
-            raise ConfigError(f"--quality must be 1-100, got {options.quality}")
-        for name in ("max_pixels", "max_size", "max_bytes", "http_timeout", "batch_size",
-                     "untiled_max_pixels", "lease_seconds"):
-            value = getattr(options, name)
-            if value is not None and value <= 0:
-                raise ConfigError(f"--{name} must be > 0, got {value}")
+        from pipeline.arguments import check_job_options  # it raises this module's ConfigError
+
+        check_job_options(options)
         ratio = options.max_failure_ratio
-        if ratio is not None and not 0 <= ratio <= 1:
-            raise ConfigError(f"--max_failure_ratio must be within [0, 1], got {ratio}")
         try:
             presets, preset = resolve_presets(options)
         except ValueError as exc:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.dream.params import (
     GRAD_NORMS, OBJECTIVES, OCTAVE_SIZES, PRECISIONS, PREPROCESSING_NAMES, STEP_MODES, TILE_GRIDS,
@@ -265,27 +265,3 @@ def true_or_false(text: str) -> bool:
     if text.lower() in ("true", "false"):
         return text.lower() == "true"
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-
-
-def help_text() -> str:
-    """--help: this job's options first, then every Beam option (runner, Dataflow, ...).
-
-    Beam's own parser class is used because some option classes add value-provider
-    arguments that only it understands.
-    """
-    parser = _BeamArgumentParser(
-        prog="python -m pipeline",
-        usage="python -m pipeline --input PATTERN --output DIR [options]",
-        description="DeepDream over image collections on Apache Beam.",
-        allow_abbrev=False,
-    )
-    DreamOptions._add_argparse_args(parser.add_argument_group("DeepDream options"))
-    beam_options = parser.add_argument_group("Beam pipeline options")
-    beam_options.add_value_provider_argument = parser.add_value_provider_argument  # type: ignore[attr-defined]
-    for cls in PipelineOptions.__subclasses__():
-        if cls is not DreamOptions:
-            try:
-                cls._add_argparse_args(beam_options)
-            except argparse.ArgumentError:  # a flag two option classes share: listed once
-                pass
-    return parser.format_help()

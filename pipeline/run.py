@@ -10,13 +10,14 @@ from typing import Sequence
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import (
-    GoogleCloudOptions, PipelineOptions, SetupOptions, TestOptions,
+    GoogleCloudOptions, PipelineOptions, SetupOptions, StandardOptions, TestOptions,
 )
 
 from pipeline.config import ConfigError, JobConfig
 from pipeline.graph import build_pipeline
 from pipeline.model_checks import check_models, list_layers
-from pipeline.options import DreamOptions, help_text
+from pipeline.arguments import complete_bare_flags, early_answer, is_dry_run
+from pipeline.options import DreamOptions
 from pipeline.progress import ProgressLine
 from pipeline.report import write_report
 from pipeline.summary import JobSummary, summarize
@@ -52,9 +53,9 @@ def run(
     FileSystems.set_options(pipeline_options)
     config = JobConfig.from_options(pipeline_options.view_as(DreamOptions))
     # A dry run (--dry_run) only builds the job: it may not touch the inputs or outputs.
-    dry_run = pipeline_options.view_as(TestOptions).dry_run
+    dry_run = is_dry_run(pipeline_options.view_as(TestOptions).dry_run)
     if dry_run:
-        return _run_pipeline(pipeline_options, config, save_main_session, test_pipeline, 0, True)
+        return _dry_run(pipeline_options, config, test_pipeline)
     check_s3_access([*config.inputs, *config.input_lists, config.output], pipeline_options)
     matched = check_inputs_exist(config.inputs, config.input_lists)
     check_output_writable(config.output)
@@ -68,7 +69,7 @@ def run(
         removed = remove_stale_temporaries(config.output)
         if removed:
             logging.warning("removed %d temporary files left by an interrupted run", removed)
-        summary = _run_pipeline(pipeline_options, config, save_main_session, test_pipeline, matched, False)
+        summary = _run_pipeline(pipeline_options, config, save_main_session, test_pipeline, matched)
     finally:
         lease.release()
     if lease.lost is not None:
@@ -79,9 +80,31 @@ def run(
     return summary
 
 
+def _dry_run(
+    pipeline_options: PipelineOptions, config: JobConfig, test_pipeline: beam.Pipeline | None
+) -> JobSummary:
+    """Build the job and say what was built. Dataflow's runner is handed the job (it builds
+    the request and stops there); a local runner would run it, so it only gets the graph."""
+    pipeline = test_pipeline or beam.Pipeline(options=pipeline_options)
+    build_pipeline(pipeline, config)
+    runner = pipeline_options.view_as(StandardOptions).runner or ""
+    if "Dataflow" in str(runner):
+        pipeline.run()
+    proto = pipeline.to_runner_api()
+    stages = sorted(t.unique_name for t in proto.components.transforms.values()
+                    if t.unique_name.count("/") == 0 and t.unique_name)
+    sources = [*config.inputs, *(f"list {uri}" for uri in config.input_lists)]
+    print(
+        f"beam-deepdream: dry run: built a job of {len(stages)} stages ({', '.join(stages)}) "
+        f"dreaming {', '.join(sources)} with preset {config.preset.name} (model "
+        f"{config.preset.model}) into {config.output}; nothing was read, dreamed or written"
+    )
+    return JobSummary({}, 0.0, config.max_failure_ratio)
+
+
 def _run_pipeline(
     pipeline_options: PipelineOptions, config: JobConfig, save_main_session: bool,
-    test_pipeline: beam.Pipeline | None, matched: int, dry_run: bool,
+    test_pipeline: beam.Pipeline | None, matched: int,
 ) -> JobSummary:
     # The package is installed on workers (--setup_file), so __main__ need not be pickled.
     pipeline_options.view_as(SetupOptions).save_main_session = save_main_session
@@ -90,16 +113,15 @@ def _run_pipeline(
     build_pipeline(pipeline, config)
     started = time.perf_counter()
     # A live line on a terminal, for local outputs (the records it counts are local files).
-    show_progress = sys.stderr.isatty() and not dry_run and is_local(config.output)
+    show_progress = sys.stderr.isatty() and is_local(config.output)
     progress = ProgressLine(config.output, None if config.input_lists else matched) if show_progress else nullcontext()
     with progress, options_for_local_workers(pipeline_options):
         result = pipeline.run()
         result.wait_until_finish()
     summary = summarize(result, time.perf_counter() - started, config.max_failure_ratio)
-    if not dry_run:
-        write_empty_results(config, summary, pipeline_options)
+    write_empty_results(config, summary, pipeline_options)
     print(summary.line())
-    if config.report and not dry_run:
+    if config.report:
         print(f"beam-deepdream: report at {write_report(config.output, config.allow_private_urls)}")
     return summary
 
@@ -111,9 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Empty sinks are skipped on purpose (see pipeline/empty_results.py): not news to a user.
     logging.getLogger("apache_beam.io.filebasedsink").setLevel(logging.ERROR)
     args = sys.argv[1:] if argv is None else list(argv)
-    if "-h" in args or "--help" in args:
-        print(help_text())
-        return 0
+    answer = early_answer(args)
+    if answer is not None:
+        return answer
+    args = complete_bare_flags(args)
     try:
         pipeline_options = PipelineOptions(args)
         FileSystems.set_options(pipeline_options)  # a .keras model may live in a bucket

@@ -1,0 +1,114 @@
+"""The command line before any work: every option known (ours and Beam's), bare flags
+completed, the closest option named for a typo. Light to import: no TensorFlow."""
+from __future__ import annotations
+
+import argparse
+import difflib
+from functools import lru_cache
+import sys
+from typing import Sequence
+
+from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+
+from pipeline.config import ConfigError
+from pipeline.options import DreamOptions
+
+# Beam flags that take a value but that users write bare (Beam itself needs --dry_run=True).
+BARE_FLAGS = {"--dry_run": "--dry_run=True"}
+
+
+@lru_cache(maxsize=1)
+def option_parser() -> argparse.ArgumentParser:
+    """One parser holding this job's options, then every Beam option (runner, Dataflow, ...).
+
+    Beam's own parser class is used because some option classes add value-provider
+    arguments that only it understands.
+    """
+    parser = _BeamArgumentParser(
+        prog="python -m pipeline",
+        usage="python -m pipeline --input PATTERN --output DIR [options]",
+        description="DeepDream over image collections on Apache Beam.",
+        allow_abbrev=False,
+    )
+    DreamOptions._add_argparse_args(parser.add_argument_group("DeepDream options"))
+    beam_options = parser.add_argument_group("Beam pipeline options")
+    beam_options.add_value_provider_argument = parser.add_value_provider_argument  # type: ignore[attr-defined]
+    for cls in PipelineOptions.__subclasses__():
+        if cls is not DreamOptions:
+            try:
+                cls._add_argparse_args(beam_options)
+            except argparse.ArgumentError:  # a flag two option classes share: listed once
+                pass
+    return parser
+
+
+def help_text() -> str:
+    """--help: this job's options first, then Beam's."""
+    return option_parser().format_help()
+
+
+def known_options() -> list[str]:
+    return [flag for action in option_parser()._actions for flag in action.option_strings
+            if flag.startswith("--")]
+
+
+def complete_bare_flags(args: Sequence[str]) -> list[str]:
+    """`--dry_run` alone means `--dry_run=True` (Beam's parser would stop at it)."""
+    return [BARE_FLAGS.get(arg, arg) for arg in args]
+
+
+def check_known_options(args: Sequence[str]) -> None:
+    """Stop at an option nobody declares: Beam would drop it with a warning and run the job
+    on defaults (`--iteration 1` would dream 30 steps)."""
+    known = set(known_options())
+    for arg in args:
+        if not arg.startswith("--") or arg == "--":
+            continue
+        name = arg.split("=", 1)[0]
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else "; see --help"
+        raise ConfigError(f"unknown option {name}{hint}")
+
+
+def is_dry_run(value: object) -> bool:
+    """Beam keeps --dry_run as text: '--dry_run=False' must not mean a dry run."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "0", "no")
+    return bool(value)
+
+
+def early_answer(args: Sequence[str]) -> int | None:
+    """Answer what needs no model (and so no TensorFlow): --help, unknown options, missing
+    or out-of-range options. An exit code, or None when the job should go on."""
+    if "-h" in args or "--help" in args:
+        print(help_text())
+        return 0
+    try:
+        check_known_options(args)
+        options = PipelineOptions(complete_bare_flags(args)).view_as(DreamOptions)
+        if not options.list_layers:
+            check_job_options(options)
+    except ConfigError as exc:
+        print(f"beam-deepdream: error: {exc}", file=sys.stderr)
+        return 2
+    return None
+
+
+def check_job_options(options: DreamOptions) -> None:
+    """The checks of single options, before any preset, model or file is looked at."""
+    if not options.input and not options.input_list:
+        raise ConfigError("--input PATTERN or --input_list FILE is required")
+    if not options.output:
+        raise ConfigError("--output is required: a directory for the results")
+    if not 1 <= options.quality <= 100:
+        raise ConfigError(f"--quality must be 1-100, got {options.quality}")
+    for name in ("max_pixels", "max_size", "max_bytes", "http_timeout", "batch_size",
+                 "untiled_max_pixels", "lease_seconds"):
+        value = getattr(options, name)
+        if value is not None and value <= 0:
+            raise ConfigError(f"--{name} must be > 0, got {value}")
+    ratio = options.max_failure_ratio
+    if ratio is not None and not 0 <= ratio <= 1:
+        raise ConfigError(f"--max_failure_ratio must be within [0, 1], got {ratio}")

@@ -1,0 +1,58 @@
+"""The command line before any work: --help without TensorFlow, unknown options, bare flags."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from pipeline.run import main
+
+WITHOUT_TENSORFLOW = (
+    "import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None; "
+    "sys.argv = ['beam-deepdream', *sys.argv[1:]]; "
+    "from pipeline.__main__ import cli; sys.exit(cli())"
+)
+
+
+def run_without_tensorflow(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_help_needs_no_tensorflow():
+    done = run_without_tensorflow("--help")
+    assert done.returncode == 0, done.stderr
+    assert "--iterations" in done.stdout and "--runner" in done.stdout  # ours and Beam's
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--input=a.png", "--output=out", "--iteration=1"], "unknown option --iteration; did you mean --iterations?"),
+    (["--input=a.png", "--output=out", "--tile-size", "512"], "unknown option --tile-size; did you mean --tile_size?"),
+    (["--input=a.png"], "--output is required"),
+    (["--input=a.png", "--output=out", "--quality=0"], "--quality must be 1-100"),
+])
+def test_option_mistakes_stop_without_tensorflow(tmp_path, args, message):
+    done = subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, *args], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "out").exists()
+
+
+def test_beam_and_dataflow_options_still_pass(tmp_path, capsys):
+    Image.new("RGB", (40, 40)).save(tmp_path / "a.png")
+    code = main([f"--input={tmp_path}/a.png", f"--output={tmp_path / 'out'}", "--runner=FnApiRunner",
+                 "--direct_num_workers=1", "--project=p", "--region=us-central1",
+                 "--experiments=use_runner_v2", "--dry_run"])
+    assert code == 0, capsys.readouterr().err
+
+
+def test_a_bare_dry_run_builds_and_says_what_without_touching_anything(tmp_path, capsys):
+    Image.new("RGB", (40, 40)).save(tmp_path / "a.png")
+    out = tmp_path / "out"
+    assert main([f"--input={tmp_path}/*.png", f"--output={out}", "--runner=FnApiRunner", "--dry_run"]) == 0
+    printed = capsys.readouterr().out
+    assert "dry run: built a job of" in printed and "Dream" in printed and "preset vgg16" in printed
+    assert "0 of 0 inputs" not in printed
+    assert not out.exists()  # no lease, no probe, no records
