@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from pipeline.options import DreamOptions
-from transforms.dream.params import UNITS_PER_LEVEL
 from transforms.dream.presets import (
     PARAM_NAMES, PRESETS, Preset, get_preset, preset_from_settings, short_repr,
 )
+from transforms.recipe import Recipe, complete_preset, pixel_units
 
 
 class ConfigError(ValueError):
@@ -100,6 +100,13 @@ class JobConfig:
             force=options.force,
             lease_seconds=options.lease_seconds,
         )
+
+    @property
+    def recipes(self) -> dict[str, Recipe]:
+        """Every preset of the job as the steps receive it: with its loading settings."""
+        return {name: Recipe(preset, self.weights_for(preset), self.preprocessing, self.precision,
+                             self.jit, self.allow_private_urls)
+                for name, preset in self.presets.items()}
 
     def weights_for(self, preset: Preset) -> str | None:
         """--weights belongs to the job preset's model; other models use their own source."""
@@ -212,34 +219,3 @@ def resolve_presets(options: DreamOptions) -> tuple[dict[str, Preset], Preset]:
     presets = {name: complete_preset(p, options.preprocessing) for name, p in presets.items()}
     presets[preset.name] = complete_preset(preset, options.preprocessing)
     return presets, presets[preset.name]
-
-
-def complete_preset(preset: Preset, preprocessing: str | None) -> Preset:
-    """A preset whose model changed gets that model's default layers (unless layers were
-    given) and its inherited step converted into the new model's pixel units."""
-    from transforms.dream.models import get_model_spec  # imports Keras: only when needed
-
-    spec = get_model_spec(preset.model, preprocessing)
-    if not preset.layers:
-        if not spec.default_layers:
-            raise ValueError(
-                f"model {preset.model!r} has no default layers: pass --layers (see --list_layers "
-                "for its layer names)"
-            )
-        preset = dataclasses.replace(preset, layers=spec.default_layers)
-    if preset.step_model is not None:
-        given_units = get_model_spec(preset.step_model, preprocessing).preprocessing.name
-        units = spec.preprocessing.name
-        step = preset.params.step * UNITS_PER_LEVEL[units] / UNITS_PER_LEVEL[given_units]
-        preset = dataclasses.replace(
-            preset, params=dataclasses.replace(preset.params, step=step), step_model=None,
-            step_given=preset.params.step, step_given_units=given_units,
-        )
-    return preset
-
-
-def pixel_units(preset: Preset, preprocessing: str | None) -> str:
-    """The pixel convention of the preset's model (its step is in these units)."""
-    from transforms.dream.models import get_model_spec
-
-    return get_model_spec(preset.model, preprocessing).preprocessing.name

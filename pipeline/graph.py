@@ -9,7 +9,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.config import JobConfig
 from transforms.decode import DecodeImage
 from transforms.parquet_schema import METADATA_SCHEMA, to_parquet_row
-from transforms.dreaming import BatchSameSize, DreamImage
+from transforms.dreaming import BatchSameSize, Dream, DreamBatch
 from transforms.read import CheckPreset, FindInputs, ReadBytes
 from transforms.resume import DONE, SkipFinished, settings_key
 from transforms.steps import ERRORS
@@ -38,19 +38,18 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
     Every input ends as exactly one line of metadata.jsonl (dreamed now or by an earlier
     run with the same settings) or of errors.jsonl.
     """
-    default = config.preset.name
     jobs = {name: config.job_metadata(preset) for name, preset in config.presets.items()}
     keys = {name: settings_key(job) for name, job in jobs.items()}
     found = pipeline | "FindInputs" >> FindInputs(config.inputs, config.input_lists)
     # A manifest row may name its own preset; unknown names become error records here.
     checked_presets = found["ok"] | "CheckPreset" >> beam.ParDo(
-        CheckPreset(config.presets)
+        CheckPreset(config.presets, config.preset.name)
     ).with_outputs(ERRORS, main="ok")
     inputs = checked_presets.ok
     finished_earlier = []
     if config.skip_existing:
         checked = inputs | "SkipFinished" >> beam.ParDo(
-            SkipFinished(config.output, keys, default)
+            SkipFinished(config.output, keys)
         ).with_outputs(DONE, main="todo")
         inputs, finished_earlier = checked.todo, [checked[DONE]]
 
@@ -62,21 +61,17 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
     decoded = read.ok | "Decode" >> beam.ParDo(
         DecodeImage(config.max_pixels, config.max_size)
     ).with_outputs(ERRORS, main="ok")
-    weights = {name: config.weights_for(preset) for name, preset in config.presets.items()}
-    dream = beam.ParDo(
-        DreamImage(
-            config.presets, default, weights, config.preprocessing, config.require_gpu,
-            config.jit, config.precision, config.allow_private_urls, config.untiled_max_pixels,
-        )
-    )
-    if config.dream_accelerator:
-        dream = dream.with_resource_hints(accelerator=config.dream_accelerator)
     to_dream = decoded.ok
     if config.batch_size > 1:
-        to_dream = to_dream | "BatchSameSize" >> BatchSameSize(config.batch_size, default)
+        to_dream = to_dream | "BatchSameSize" >> BatchSameSize(config.batch_size)
+        dream = beam.ParDo(DreamBatch(config.recipes, config.untiled_max_pixels, config.require_gpu))
+    else:
+        dream = beam.ParDo(Dream(config.recipes, config.untiled_max_pixels, config.require_gpu))
+    if config.dream_accelerator:
+        dream = dream.with_resource_hints(accelerator=config.dream_accelerator)
     dreamed = to_dream | "Dream" >> dream.with_outputs(ERRORS, main="ok")
     written = dreamed.ok | "WriteImage" >> beam.ParDo(
-        WriteDream(config.output, config.image_format, config.quality, jobs, keys, default)
+        WriteDream(config.output, config.image_format, config.quality, jobs, keys)
     ).with_outputs(ERRORS, main="ok")
 
     records = [written.ok, *finished_earlier] | "AllRecords" >> beam.Flatten()

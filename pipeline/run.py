@@ -90,9 +90,8 @@ def _dry_run(
     runner = pipeline_options.view_as(StandardOptions).runner or ""
     if "Dataflow" in str(runner):
         pipeline.run()
-    proto = pipeline.to_runner_api()
-    stages = sorted(t.unique_name for t in proto.components.transforms.values()
-                    if t.unique_name.count("/") == 0 and t.unique_name)
+    pipeline.to_runner_api()  # what a runner would be given: fails here if it cannot be built
+    stages = [part.full_label for part in pipeline.transforms_stack[0].parts]
     sources = [*config.inputs, *(f"list {uri}" for uri in config.input_lists)]
     print(
         f"beam-deepdream: dry run: built a job of {len(stages)} stages ({', '.join(stages)}) "

@@ -29,7 +29,7 @@ def build_job(extra: list[str]):
 
 def dream_transform(proto_pipeline):
     (dream,) = [t for t in proto_pipeline.components.transforms.values()
-                if t.unique_name == "Dream/ParDo(DreamImage)"]
+                if t.unique_name in ("Dream/ParDo(Dream)", "Dream/ParDo(DreamBatch)")]
     return dream
 
 

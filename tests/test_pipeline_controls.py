@@ -186,7 +186,8 @@ def test_a_failing_batch_costs_only_its_bad_image(photo):
     """The batch is retried one by one, so the bad image alone becomes an error record."""
     from transforms.dream import DreamResult, OctaveRecord
     from transforms.dream.presets import PRESETS
-    from transforms.dreaming import DreamImage, _LoadedDreamers
+    from transforms.dreaming import DreamBatch, _LoadedDreamers
+    from transforms.recipe import Recipe
     from transforms.records import ImageToDream, InputFile
     from transforms.steps import ERRORS
 
@@ -199,10 +200,10 @@ def test_a_failing_batch_costs_only_its_bad_image(photo):
         def dream_batch(self, images, params):
             return [self.dream(rgb, params) for rgb in images]
 
-    step = DreamImage(PRESETS, "vgg16", {})
+    step = DreamBatch({"vgg16": Recipe(PRESETS["vgg16"])})
     step._loaded = _LoadedDreamers(lambda name: OneBadImage())
     images = [photo, np.zeros_like(photo), photo]
-    batch = [ImageToDream(InputFile(f"in/{i}.png", str(i)), rgb, "PNG", "RGB", 264, 200)
+    batch = [ImageToDream(InputFile(f"in/{i}.png", str(i), "vgg16"), rgb, "PNG", "RGB", 264, 200)
              for i, rgb in enumerate(images)]
     outputs = list(step.process(("200x264/vgg16", batch)))
     errors = [o.value for o in outputs if getattr(o, "tag", None) == ERRORS]

@@ -1,4 +1,4 @@
-"""Build the Dreamer a preset asks for: model (staged if remote), layers, guide image."""
+"""Build the Dreamer a recipe asks for: model (staged if remote), layers, guide image."""
 from __future__ import annotations
 
 from transforms.dream.engine import Dreamer
@@ -6,6 +6,7 @@ from transforms.dream.models import ModelSpec, get_model_spec, is_model_file
 from transforms.dream.presets import Preset
 from transforms.fetch import DEFAULT_HTTP_TIMEOUT_S, read_bytes
 from transforms.imaging import decode_image
+from transforms.recipe import Recipe
 from transforms.weights import stage_weights
 
 
@@ -21,16 +22,11 @@ def load_guide(uri: str, allow_private_urls: bool = False,
     return decode_image(read_bytes(uri, timeout_s=timeout_s, allow_private_urls=allow_private_urls)).rgb
 
 
-def build_dreamer(
-    preset: Preset,
-    weights: str | None = None,
-    preprocessing: str | None = None,
-    jit: bool = False,
-    precision: str = "float32",
-    allow_private_urls: bool = False,
-) -> Dreamer:
-    spec = model_spec_for(preset, preprocessing)
-    guide = load_guide(preset.guide, allow_private_urls) if preset.guide else None
+def build_dreamer(recipe: Recipe) -> Dreamer:
+    preset = recipe.preset
+    spec = model_spec_for(preset, recipe.preprocessing)
+    guide = load_guide(preset.guide, recipe.allow_private_urls) if preset.guide else None
     return Dreamer.from_spec(
-        spec, stage_weights(weights), preset.layers, guide=guide, jit=jit, precision=precision
+        spec, stage_weights(recipe.weights), preset.layers, guide=guide, jit=recipe.jit,
+        precision=recipe.precision,
     )

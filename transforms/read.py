@@ -183,13 +183,15 @@ class UnknownPresetError(ValueError):
 
 
 class CheckPreset(FallibleStep):
-    """Inputs whose manifest row names an unknown preset become error records here."""
+    """Every input leaves with the name of the recipe it is dreamed with: its manifest
+    row's, else the job's. Rows that name an unknown preset become error records here."""
 
     step, outcome = "preset", "preset_checked"
 
-    def __init__(self, presets: Iterable[str]) -> None:
+    def __init__(self, presets: Iterable[str], job_preset: str) -> None:
         super().__init__()
         self._presets = sorted(presets)
+        self._job_preset = job_preset
 
     def uri_of(self, element: InputFile) -> str:
         return element.uri
@@ -199,7 +201,7 @@ class CheckPreset(FallibleStep):
             raise UnknownPresetError(
                 f"manifest names preset {element.preset!r}; valid: {', '.join(self._presets)}"
             )
-        yield element
+        yield element if element.preset is not None else element._replace(preset=self._job_preset)
 
 
 class ReadBytes(FallibleStep):

@@ -12,11 +12,9 @@ from transforms.dream.engine import DreamResult
 class InputFile(NamedTuple):
     uri: str
     stem: str  # output path relative to --output, without extension
-    preset: str | None = None  # a manifest row's own preset; None: the job's
-
-    def preset_or(self, default: str) -> str:
-        """The preset this input is dreamed with: its manifest row's, else the job's."""
-        return self.preset or default
+    # The recipe it is dreamed with: a manifest row's own preset, else None until
+    # CheckPreset puts the job's there; every later step finds it set.
+    preset: str | None = None
 
 
 class ImageBytes(NamedTuple):

@@ -42,21 +42,19 @@ def read_record(path: str) -> dict[str, Any] | None:
 class SkipFinished(beam.DoFn):
     """Routes inputs finished earlier with the same settings to DONE (as their record).
 
-    `keys` maps each preset name to its settings key; an input's preset is its manifest
-    row's, or `default`.
+    `keys` maps each recipe name to its settings key.
     """
 
-    def __init__(self, output_dir: str, keys: Mapping[str, str], default: str) -> None:
+    def __init__(self, output_dir: str, keys: Mapping[str, str]) -> None:
         self._output_dir = output_dir
         self._keys = dict(keys)
-        self._default = default
         self._skipped = Metrics.counter(METRICS_NAMESPACE, "skipped")
 
     def process(self, element: InputFile) -> Iterable[Any]:
         record = read_record(record_path(self._output_dir, element.stem))
         if (
             record is not None
-            and record.get("settings_key") == self._keys.get(element.preset_or(self._default))
+            and record.get("settings_key") == self._keys.get(element.preset)
             and record.get("input_uri") == element.uri
             and FileSystems.exists(record.get("output_uri", ""))
         ):

@@ -90,16 +90,15 @@ class WriteDream(FallibleStep):
 
     def __init__(
         self, output_dir: str, image_format: str, quality: int,
-        jobs: Mapping[str, Mapping[str, Any]], settings_keys: Mapping[str, str], default: str,
+        jobs: Mapping[str, Mapping[str, Any]], settings_keys: Mapping[str, str],
     ) -> None:
-        """`jobs` and `settings_keys`: the metadata settings and key of each preset name."""
+        """`jobs` and `settings_keys`: the metadata settings and key of each recipe name."""
         super().__init__()
         self._output_dir = output_dir
         self._format = image_format
         self._quality = quality
         self._jobs = {name: dict(job) for name, job in jobs.items()}
         self._settings_keys = dict(settings_keys)
-        self._default = default
 
     def uri_of(self, element: DreamedImage) -> str:
         return element.decoded.source.uri
@@ -109,7 +108,7 @@ class WriteDream(FallibleStep):
         path = FileSystems.join(self._output_dir, stem + extension(self._format))
         write_atomically(path, encode_image(element.result.image, self._format, self._quality),
                          self._output_dir)
-        preset = element.decoded.source.preset_or(self._default)
+        preset = element.decoded.source.preset
         record = metadata_record(element, path, self._jobs[preset], self._settings_keys[preset])
         # The record goes last: its presence tells a rerun that this input is finished.
         write_atomically(record_path(self._output_dir, stem), json.dumps(record).encode("utf-8"),
