@@ -91,7 +91,8 @@ class DreamStep(FallibleStep):
         if loaded:
             self._models_loaded.inc(loaded)
         tile_size = handler.params_for([e.rgb for e in images]).tile_size
-        for element, result in zip(images, handler.run_inference([e.rgb for e in images], dreamer)):
+        predictions = handler.run_inference([e.rgb for e in images], dreamer)
+        for element, result in zip(images, (prediction.inference for prediction in predictions)):
             self._dream_ms.update(round(result.seconds * 1000))
             if result.octaves[-1].losses:
                 self._final_loss_milli.update(round(result.octaves[-1].losses[-1] * 1000))

@@ -1,7 +1,8 @@
 """DeepDream as a Beam ModelHandler: `RunInference(DeepDreamModelHandler("vgg16"))`.
 
 load_model builds the Dreamer of one recipe; run_inference dreams a batch of uint8 HxWx3
-RGB arrays, same-size images together in one pass. The job's own Dream steps load and
+RGB arrays, same-size images together in one pass, each result a PredictionResult whose
+`inference` is the DreamResult. The job's own Dream steps load and
 dream through this same class.
 """
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections import defaultdict
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-from apache_beam.ml.inference.base import ModelHandler
+from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from transforms.dream.devices import enable_gpu_memory_growth, require_gpu
 from transforms.dream.engine import Dreamer, DreamResult
@@ -24,7 +25,7 @@ from transforms.steps import METRICS_NAMESPACE
 LOADING = ("weights", "preprocessing", "precision", "jit", "allow_private_urls")
 
 
-class DeepDreamModelHandler(ModelHandler[np.ndarray, DreamResult, Dreamer]):
+class DeepDreamModelHandler(ModelHandler[np.ndarray, PredictionResult, Dreamer]):
     """Dreams uint8 HxWx3 RGB arrays with one recipe.
 
     `preset` is a preset name or a Recipe; `overrides` replace any loop setting by its field
@@ -75,8 +76,9 @@ class DeepDreamModelHandler(ModelHandler[np.ndarray, DreamResult, Dreamer]):
 
     def run_inference(
         self, batch: Sequence[np.ndarray], model: Dreamer, inference_args: dict[str, Any] | None = None
-    ) -> Iterable[DreamResult]:
-        """One result per image, in order; images of one size share a pass."""
+    ) -> Iterable[PredictionResult]:
+        """One PredictionResult per image, in order, its `inference` the DreamResult; images
+        of one size share a pass."""
         by_shape: dict[tuple, list[int]] = defaultdict(list)
         for index, rgb in enumerate(batch):
             by_shape[np.shape(rgb)].append(index)
@@ -85,7 +87,7 @@ class DeepDreamModelHandler(ModelHandler[np.ndarray, DreamResult, Dreamer]):
             images = [batch[i] for i in indices]
             for i, result in zip(indices, model.dream_batch(images, self.params_for(images))):
                 results[i] = result
-        return results  # type: ignore[return-value]  # every slot filled above
+        return [PredictionResult(rgb, result) for rgb, result in zip(batch, results)]
 
     def get_num_bytes(self, batch: Sequence[np.ndarray]) -> int:
         return sum(np.asarray(rgb).nbytes for rgb in batch)
