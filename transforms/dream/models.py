@@ -15,6 +15,7 @@ import keras
 
 from transforms.dream import offline_weights
 from transforms.dream.layers import LayerTerm, as_terms, format_layers
+from transforms.dream.model_table import BY_KERAS_CLASS, MODEL_FACTS, MODEL_TABLE
 from transforms.dream.preprocessing import CAFFE, INCEPTION, PREPROCESSINGS, RAW, TORCH, Preprocessing
 
 # Keras' own download location for the InceptionV3 no-top ImageNet weights.
@@ -110,29 +111,6 @@ def _preprocessing_for(constructor: str) -> Preprocessing:
     return INCEPTION  # inception, xception, mobilenet(v2), nasnet, resnet..v2: [-1, 1]
 
 
-# Layers that dream well, per network (the classic set for InceptionV3).
-DEFAULT_LAYERS: dict[str, str] = {
-    "InceptionV3": "mixed4:1.0,mixed5:1.5,mixed6:2.0,mixed7:2.5",
-    "VGG16": "block4_conv3:1.0,block5_conv1:1.0",
-    "VGG19": "block4_conv4:1.0,block5_conv1:1.0",
-    "ResNet50": "conv3_block4_out:1.0,conv4_block3_out:1.5",
-    "MobileNet": "conv_pw_7_relu:1.0,conv_pw_11_relu:1.5",
-    "MobileNetV2": "block_6_expand_relu:1.0,block_13_expand_relu:1.5",
-    "EfficientNetB0": "block4a_expand_activation:1.0,block6a_expand_activation:1.5",
-    "InceptionResNetV2": "mixed_6a:1.0,mixed_7a:1.5",
-    "Xception": "block6_sepconv3_act:1.0,block10_sepconv3_act:1.5",
-    "DenseNet121": "pool3_relu:1.0,pool4_relu:1.5",
-}
-# Registry names of the networks above; other keras.applications models go by class name.
-SHORT_NAMES = {
-    "InceptionV3": "inception_v3", "VGG16": "vgg16", "VGG19": "vgg19", "ResNet50": "resnet50",
-    "MobileNet": "mobilenet", "MobileNetV2": "mobilenet_v2", "EfficientNetB0": "efficientnet_b0",
-    "InceptionResNetV2": "inception_resnet_v2", "Xception": "xception",
-    "DenseNet121": "densenet121",
-}
-MIN_INPUT_SIZE = {"InceptionV3": 75, "InceptionResNetV2": 75, "Xception": 71}
-
-
 def _canonical(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
@@ -145,16 +123,17 @@ def keras_application_names() -> list[str]:
 
 
 def _application_spec(constructor: str) -> ModelSpec:
-    layers = DEFAULT_LAYERS.get(constructor)
-    if layers is None and constructor.startswith("EfficientNetB"):
-        layers = DEFAULT_LAYERS["EfficientNetB0"]  # same block names at every width
+    """A keras.applications network: from the model table when it is there, else by rule."""
+    facts = BY_KERAS_CLASS.get(constructor)
+    if facts is None and constructor.startswith("EfficientNetB"):
+        facts = BY_KERAS_CLASS["EfficientNetB0"]  # same block names at every width
     return ModelSpec(
-        name=SHORT_NAMES.get(constructor, constructor),
+        name=facts.name if facts and facts.keras_class == constructor else constructor,
         build=_pretrained_keras_application(constructor),
         architecture=lambda: _keras_application(constructor, None),
-        preprocessing=_preprocessing_for(constructor),
-        default_layers=as_terms(layers) if layers else (),
-        min_input_size=MIN_INPUT_SIZE.get(constructor, 32),
+        preprocessing=PREPROCESSINGS[facts.pixels] if facts else _preprocessing_for(constructor),
+        default_layers=as_terms(facts.default_layers) if facts else (),
+        min_input_size=facts.min_input_size if facts else 32,
         weights_source="ImageNet (Keras download, cached in ~/.keras/models)",
     )
 
@@ -162,19 +141,16 @@ def _application_spec(constructor: str) -> ModelSpec:
 VGG16_OFFLINE = ModelSpec(
     name="vgg16",
     build=_vgg16,
-    preprocessing=CAFFE,
-    default_layers=as_terms(DEFAULT_LAYERS["VGG16"]),
-    min_input_size=32,
+    preprocessing=PREPROCESSINGS[MODEL_FACTS["vgg16"].pixels],
+    default_layers=as_terms(MODEL_FACTS["vgg16"].default_layers),
+    min_input_size=MODEL_FACTS["vgg16"].min_input_size,
     weights_source=offline_weights.HED_SOURCE,
 )
-# Named specs users pick most; any other keras.applications name also works.
+# The model table's networks (vgg16 with its offline weights); any other keras.applications
+# name also works.
 MODELS: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in [VGG16_OFFLINE] + [
-        _application_spec(constructor)
-        for constructor in DEFAULT_LAYERS
-        if constructor != "VGG16"
-    ]
+    facts.name: VGG16_OFFLINE if facts.name == "vgg16" else _application_spec(facts.keras_class)
+    for facts in MODEL_TABLE
 }
 
 
