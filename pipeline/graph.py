@@ -12,7 +12,7 @@ from transforms.parquet_schema import METADATA_SCHEMA, to_parquet_row
 from transforms.dreaming import BatchSameSize, Dream, DreamBatch
 from transforms.read import CheckPreset, FindInputs, ReadBytes
 from transforms.resume import DONE, SkipFinished, settings_key
-from transforms.steps import ERRORS
+from transforms.stages import ERRORS
 from transforms.write import WriteDream
 
 METADATA_FILE = "metadata.jsonl"

@@ -164,7 +164,7 @@ def _errors_table(errors: list[dict[str, Any]]) -> str:
     if not errors:
         return "<p>No errors.</p>"
     rows = "".join(
-        f"<tr><td>{html.escape(e['uri'])}</td><td>{html.escape(e['step'])}</td>"
+        f"<tr><td>{html.escape(e['uri'])}</td><td>{html.escape(e['stage'])}</td>"
         f"<td>{html.escape(e['error_type'])}</td><td>{html.escape(e['message'])}</td></tr>"
         for e in errors
     )

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.runners.runner import PipelineResult
 
-from transforms.steps import METRICS_NAMESPACE
+from transforms.stages import METRICS_NAMESPACE
 
-STEPS = ("manifest", "preset", "read", "decode", "dream", "write")
+STAGES = ("manifest", "preset", "read", "decode", "dream", "write")
 
 
 @dataclass(frozen=True)
@@ -50,13 +50,13 @@ class JobSummary:
         return self.inputs > 0 and self.failed / self.inputs > self.max_failure_ratio
 
     def line(self) -> str:
-        by_step = ", ".join(
-            f"{step} {self.count(f'failed_{step}')}" for step in STEPS if self.count(f"failed_{step}")
+        by_stage = ", ".join(
+            f"{stage} {self.count(f'failed_{stage}')}" for stage in STAGES if self.count(f"failed_{stage}")
         )
         per_image = self.mean_dream_seconds
         return (
             f"beam-deepdream: {self.dreamed} dreamed, {self.skipped} already done, "
-            f"{self.failed} failed{f' ({by_step})' if by_step else ''} "
+            f"{self.failed} failed{f' ({by_stage})' if by_stage else ''} "
             f"of {self.inputs} inputs in {self.seconds:.1f} s"
             + (f" ({per_image:.2f} s per dream)" if per_image is not None else "")
         )

@@ -69,7 +69,7 @@ def test_a_job_in_a_bucket_writes_everything_there(s3, bucket_job):
     records = jsonl(s3, bucket, "out/metadata.jsonl")
     errors = jsonl(s3, bucket, "out/errors.jsonl")
     assert sorted([r["input_uri"] for r in records] + [e["uri"] for e in errors]) == sorted(inputs)
-    assert {e["uri"].rsplit("/", 1)[1]: e["step"] for e in errors} == {
+    assert {e["uri"].rsplit("/", 1)[1]: e["stage"] for e in errors} == {
         "corrupt.png": "decode", "missing.png": "read"}
     assert (first.dreamed, first.failed, first.inputs) == (5, 2, 7)
     written = keys(s3, bucket, "out/")

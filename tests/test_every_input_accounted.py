@@ -55,7 +55,7 @@ def test_each_input_is_accounted_for_exactly_once(outcome):
     seen = [r["input_uri"] for r in records] + [e["uri"] for e in errors]
     assert sorted(seen) == sorted(expected), "an input is missing or counted twice"
     actual = {r["input_uri"]: (DREAMED, None) for r in records}
-    actual.update({e["uri"]: (FAILED, e["step"]) for e in errors})
+    actual.update({e["uri"]: (FAILED, e["stage"]) for e in errors})
     assert actual == expected
     assert (summary.inputs, summary.dreamed, summary.failed) == (
         len(expected), len(records), len(errors))

@@ -54,7 +54,7 @@ def test_inputs_from_gcs(gcs, tmp_path):
     errors = read_jsonl(tmp_path / "out" / "errors.jsonl")
     assert sorted(r["input_uri"] for r in records) == [
         "gs://inputs-bucket/in/a.png", "gs://inputs-bucket/in/deep/b c.png", "gs://inputs-bucket/in/été.png"]
-    assert {e["uri"]: e["step"] for e in errors} == {
+    assert {e["uri"]: e["stage"] for e in errors} == {
         "gs://inputs-bucket/in/broken.png": "decode", "gs://inputs-bucket/in/gone.png": "read"}
     assert (summary.inputs, summary.dreamed, summary.failed) == (5, 3, 2)
 

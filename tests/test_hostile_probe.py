@@ -72,7 +72,7 @@ def test_a_manifest_line_that_is_not_utf8_is_one_error(tmp_path):
     errors = read_jsonl(tmp_path / "out" / "errors.jsonl")
     assert (summary.dreamed, summary.failed, summary.inputs) == (1, 2, 3)
     assert sorted(e["uri"] for e in errors) == ["/in/caf\\xe9.png", "\\xff\\xfe"]
-    assert {e["step"] for e in errors} == {"manifest"} and "not UTF-8" in errors[0]["message"]
+    assert {e["stage"] for e in errors} == {"manifest"} and "not UTF-8" in errors[0]["message"]
 
 
 def test_a_binary_manifest_stops_the_job_at_start(tmp_path, capsys):
@@ -209,7 +209,7 @@ def test_no_write_follows_a_link_out_of_the_output(tmp_path):
     summary = run([f"--input={tmp_path}/in/**", f"--output={out}", *FAST])
     assert (summary.dreamed, summary.failed) == (1, 1)
     (error,) = read_jsonl(out / "errors.jsonl")
-    assert error["step"] == "write" and error["error_type"] == "OutsideOutputError"
+    assert error["stage"] == "write" and error["error_type"] == "OutsideOutputError"
     assert list(outside.iterdir()) == []
 
 

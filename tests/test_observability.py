@@ -44,7 +44,7 @@ def test_counters_equal_the_outcomes(mixed_run):
     assert summary.dreamed == summary.count("dreamed") == len(records)
     assert summary.failed == len(errors)
     for step in ("decode", "dream"):
-        assert summary.count(f"failed_{step}") == sum(e["step"] == step for e in errors)
+        assert summary.count(f"failed_{step}") == sum(e["stage"] == step for e in errors)
     assert summary.inputs == summary.count("read") == 5
     count, total, low, high = summary.distributions["dream_ms"]
     assert count == len(records) and low <= total / count <= high

@@ -63,7 +63,7 @@ def test_bad_inputs_become_error_records(job, corpus):
     errors = read_jsonl(out / "errors.jsonl")
     assert sorted(Path(e["uri"]).name for e in errors) == ["corrupt.jpg", "notes.png"]
     for error in errors:
-        assert error["step"] == "decode"
+        assert error["stage"] == "decode"
         assert error["error_type"] == "ImageRejectedError"
         assert "not a decodable image" in error["message"] or "corrupt or truncated" in error["message"]
 

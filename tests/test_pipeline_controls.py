@@ -73,7 +73,7 @@ def test_manifest_rows_pick_their_preset(images, params_file, tmp_path):
     assert custom["params"]["jitter"] == 3 and [o["steps_run"] for o in custom["octaves"]] == [2]
     assert default["settings_key"] != custom["settings_key"]
     (error,) = read_jsonl(out / "errors.jsonl")
-    assert error["step"] == "preset" and "valid: " in error["message"] and "tiny_std" in error["message"]
+    assert error["stage"] == "preset" and "valid: " in error["message"] and "tiny_std" in error["message"]
 
 
 def test_batches_give_the_images_of_one_by_one(images, model_file, tmp_path):
@@ -188,8 +188,8 @@ def test_a_failing_batch_costs_only_its_bad_image(photo):
     from transforms.dream.presets import PRESETS
     from transforms.dreaming import DreamBatch, _LoadedDreamers
     from transforms.recipe import Recipe
-    from transforms.records import ImageToDream, InputFile
-    from transforms.steps import ERRORS
+    from transforms.elements import ImageToDream, InputFile
+    from transforms.stages import ERRORS
 
     class OneBadImage:
         def dream(self, rgb, params):

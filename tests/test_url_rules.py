@@ -123,7 +123,7 @@ def test_the_job_refuses_loopback_urls_by_default_and_accounts_for_each(tmp_path
         allowed = run([*common, f"--output={tmp_path / 'allowed'}", "--allow_private_urls"])
     errors = read_jsonl(tmp_path / "refused" / "errors.jsonl")
     assert refused.failed == 3 and {e["error_type"] for e in errors} == {"URLNotAllowedError"}
-    assert {e["step"] for e in errors} == {"read"}
+    assert {e["stage"] for e in errors} == {"read"}
     errors = {e["uri"].rsplit("/", 1)[1]: e for e in read_jsonl(tmp_path / "allowed" / "errors.jsonl")}
     assert (allowed.dreamed, allowed.failed) == (1, 2)
     assert errors["trickle.png"]["error_type"] == "DownloadTimeoutError"

@@ -4,12 +4,12 @@ from __future__ import annotations
 from typing import Iterable
 
 from transforms.imaging import decode_image, fit_within
-from transforms.records import ImageBytes, ImageToDream
-from transforms.steps import FallibleStep
+from transforms.elements import ImageBytes, ImageToDream
+from transforms.stages import FallibleStage
 
 
-class DecodeImage(FallibleStep):
-    step, outcome = "decode", "decoded"
+class DecodeImage(FallibleStage):
+    stage, outcome = "decode", "decoded"
 
     def __init__(self, max_pixels: int, max_size: int | None) -> None:
         super().__init__()

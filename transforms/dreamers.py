@@ -17,9 +17,9 @@ def model_spec_for(preset: Preset, preprocessing: str | None = None) -> ModelSpe
 
 
 def load_guide(uri: str, allow_private_urls: bool = False,
-               timeout_s: float = DEFAULT_HTTP_TIMEOUT_S):
+               http_timeout: float = DEFAULT_HTTP_TIMEOUT_S):
     """The guide image as uint8 RGB, read (under the job's URL rules) and decoded like any input."""
-    return decode_image(read_bytes(uri, timeout_s=timeout_s, allow_private_urls=allow_private_urls)).rgb
+    return decode_image(read_bytes(uri, timeout_s=http_timeout, allow_private_urls=allow_private_urls)).rgb
 
 
 def build_dreamer(recipe: Recipe) -> Dreamer:

@@ -10,12 +10,12 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
 
-from transforms.dream.devices import describe_device, enable_gpu_memory_growth, require_gpu
+from transforms.dream.devices import describe_device, enable_gpu_memory_growth, fail_without_gpu
 from transforms.dream.engine import Dreamer
 from transforms.model_handler import DeepDreamModelHandler
 from transforms.recipe import Recipe
-from transforms.records import DreamedImage, ImageToDream
-from transforms.steps import METRICS_NAMESPACE, FallibleStep
+from transforms.elements import DreamedImage, ImageToDream
+from transforms.stages import METRICS_NAMESPACE, FallibleStage
 
 
 class _LoadedDreamers:
@@ -43,17 +43,17 @@ class _LoadedDreamers:
             return count
 
 
-class DreamStep(FallibleStep):
+class DreamStage(FallibleStage):
     """What the single and the batched Dream steps share: a DeepDreamModelHandler per
     recipe, the Dreamers they load held once per worker process, and the counters."""
 
-    step, outcome = "dream", "dreamed"
+    stage, outcome = "dream", "dreamed"
 
     def __init__(
         self,
         recipes: Mapping[str, Recipe],
         untiled_max_pixels: int | None = None,
-        gpu_required: bool = False,
+        require_gpu: bool = False,
     ) -> None:
         """`untiled_max_pixels`: bigger images are dreamed in tiles (None: from the
         worker's memory)."""
@@ -62,7 +62,7 @@ class DreamStep(FallibleStep):
             name: DeepDreamModelHandler(recipe, untiled_max_pixels=untiled_max_pixels)
             for name, recipe in recipes.items()
         }
-        self._gpu_required = gpu_required
+        self._require_gpu = require_gpu
         # Created at graph construction, so every DoFn copy in a worker process finds the same.
         self._shared_handle = shared.Shared()
         self._models_loaded = Metrics.counter(METRICS_NAMESPACE, "models_loaded")
@@ -73,8 +73,8 @@ class DreamStep(FallibleStep):
 
     def setup(self) -> None:
         enable_gpu_memory_growth()  # before any model touches the GPU
-        if self._gpu_required:
-            require_gpu()  # fail the worker at start, before any image is dreamed on a CPU
+        if self._require_gpu:
+            fail_without_gpu()  # fail the worker at start, before any image is dreamed on a CPU
         self._loaded = self._shared_handle.acquire(
             lambda: _LoadedDreamers(lambda name: self._handlers[name].load_model())
         )
@@ -99,14 +99,14 @@ class DreamStep(FallibleStep):
             yield DreamedImage(element, result, describe_device(result.device), self._loaded.worker, tile_size)
 
 
-class Dream(DreamStep):
+class Dream(DreamStage):
     """ImageToDream -> DreamedImage, one image at a time."""
 
     def run(self, element: ImageToDream) -> Iterable[DreamedImage]:
         yield from self._dream([element])
 
 
-class DreamBatch(DreamStep):
+class DreamBatch(DreamStage):
     """(key, [ImageToDream, ...]) of one size and recipe, from BatchSameSize ->
     DreamedImage each. If a batch fails, its images are retried one by one so that only
     the bad one becomes an error record."""

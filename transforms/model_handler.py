@@ -13,14 +13,14 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
-from transforms.dream.devices import enable_gpu_memory_growth, require_gpu
+from transforms.dream.devices import enable_gpu_memory_growth, fail_without_gpu
 from transforms.dream.engine import Dreamer, DreamResult
 from transforms.dream.memory_budget import default_untiled_max_pixels, with_auto_tiles
 from transforms.dream.params import DreamParams
 from transforms.dream.presets import DEFAULT_PRESET
 from transforms.dreamers import build_dreamer
 from transforms.recipe import Recipe, make_recipe
-from transforms.steps import METRICS_NAMESPACE
+from transforms.stages import METRICS_NAMESPACE
 
 LOADING = ("weights", "preprocessing", "precision", "jit", "allow_private_urls")
 
@@ -43,7 +43,7 @@ class DeepDreamModelHandler(ModelHandler[np.ndarray, PredictionResult, Dreamer])
         *,
         batch_size: int = 1,
         untiled_max_pixels: int | None = None,
-        gpu_required: bool = False,
+        require_gpu: bool = False,
         model_copies: int | None = None,
         large_model: bool = False,
         **overrides: Any,
@@ -57,12 +57,12 @@ class DeepDreamModelHandler(ModelHandler[np.ndarray, PredictionResult, Dreamer])
             self.recipe = make_recipe(preset, overrides, **loading)
         super().__init__(max_batch_size=batch_size, model_copies=model_copies, large_model=large_model)
         self._untiled_max_pixels = untiled_max_pixels
-        self._gpu_required = gpu_required
+        self._require_gpu = require_gpu
 
     def load_model(self) -> Dreamer:
         enable_gpu_memory_growth()
-        if self._gpu_required:
-            require_gpu()  # fail the worker at start, before any image is dreamed on a CPU
+        if self._require_gpu:
+            fail_without_gpu()  # fail the worker at start, before any image is dreamed on a CPU
         return build_dreamer(self.recipe)
 
     def params_for(self, images: Sequence[np.ndarray]) -> DreamParams:

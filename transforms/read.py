@@ -12,8 +12,9 @@ from apache_beam.metrics import Metrics
 
 from transforms.fetch import read_bytes
 from transforms.naming import disambiguate, glob_prefix, listed_stem, normalize_local, output_stem
-from transforms.records import ImageBytes, InputFile, error_record
-from transforms.steps import ERRORS, METRICS_NAMESPACE, FallibleStep
+from transforms.elements import ImageBytes, InputFile
+from transforms.records import error_record
+from transforms.stages import ERRORS, METRICS_NAMESPACE, FallibleStage
 
 
 class NoInputsError(ValueError):
@@ -182,11 +183,11 @@ class UnknownPresetError(ValueError):
     """A manifest row names a preset the job does not know."""
 
 
-class CheckPreset(FallibleStep):
+class CheckPreset(FallibleStage):
     """Every input leaves with the name of the recipe it is dreamed with: its manifest
     row's, else the job's. Rows that name an unknown preset become error records here."""
 
-    step, outcome = "preset", "preset_checked"
+    stage, outcome = "preset", "preset_checked"
 
     def __init__(self, presets: Iterable[str], job_preset: str) -> None:
         super().__init__()
@@ -204,13 +205,13 @@ class CheckPreset(FallibleStep):
         yield element if element.preset is not None else element._replace(preset=self._job_preset)
 
 
-class ReadBytes(FallibleStep):
-    step, outcome = "read", "read"
+class ReadBytes(FallibleStage):
+    stage, outcome = "read", "read"
 
-    def __init__(self, max_bytes: int, timeout_s: float, allow_private_urls: bool = False) -> None:
+    def __init__(self, max_bytes: int, http_timeout: float, allow_private_urls: bool = False) -> None:
         super().__init__()
         self._max_bytes = max_bytes
-        self._timeout_s = timeout_s
+        self._http_timeout = http_timeout
         self._allow_private_urls = allow_private_urls
 
     def uri_of(self, element: InputFile) -> str:
@@ -218,4 +219,4 @@ class ReadBytes(FallibleStep):
 
     def run(self, element: InputFile) -> Iterable[ImageBytes]:
         yield ImageBytes(element, read_bytes(
-            element.uri, self._max_bytes, self._timeout_s, self._allow_private_urls))
+            element.uri, self._max_bytes, self._http_timeout, self._allow_private_urls))

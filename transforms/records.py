@@ -1,49 +1,45 @@
-"""The elements passed between pipeline steps, and the records the job writes. No Beam here."""
+"""The records the job writes: a line of metadata.jsonl per dream, of errors.jsonl per
+failed input. No Beam here."""
 from __future__ import annotations
 
 import traceback
-from typing import Any, NamedTuple
+from typing import Any, Mapping
 
-import numpy as np
-
-from transforms.dream.engine import DreamResult
+from transforms.elements import DreamedImage
 
 
-class InputFile(NamedTuple):
-    uri: str
-    stem: str  # output path relative to --output, without extension
-    # The recipe it is dreamed with: a manifest row's own preset, else None until
-    # CheckPreset puts the job's there; every later step finds it set.
-    preset: str | None = None
+def metadata_record(
+    element: DreamedImage, output_uri: str, job: Mapping[str, Any], settings_key: str
+) -> dict[str, Any]:
+    """One line of metadata.jsonl."""
+    decoded, result = element.decoded, element.result
+    height, width = result.image.shape[:2]  # the input's, or the largest octave's (keep_upscaled)
+    return {
+        "input_uri": decoded.source.uri,
+        "output_uri": output_uri,
+        "input_format": decoded.source_format,
+        "input_mode": decoded.source_mode,
+        "input_width": decoded.source_width,
+        "input_height": decoded.source_height,
+        "width": width,  # as dreamed and written (smaller than the input after --max_size)
+        "height": height,
+        **job,
+        "settings_key": settings_key,
+        "octaves": result.octave_dicts(),
+        "stopped_early": any(octave.stopped_early for octave in result.octaves),
+        "final_loss": result.octaves[-1].losses[-1] if result.octaves[-1].losses else None,
+        "dream_seconds": round(result.seconds, 3),
+        "device": element.device,
+        "worker": element.worker,
+        "tile_size": element.tile_size,
+    }
 
 
-class ImageBytes(NamedTuple):
-    source: InputFile
-    data: bytes
-
-
-class ImageToDream(NamedTuple):
-    source: InputFile
-    rgb: np.ndarray  # uint8 HxWx3, as it will be dreamed (after any --max_size downscale)
-    source_format: str
-    source_mode: str
-    source_width: int
-    source_height: int
-
-
-class DreamedImage(NamedTuple):
-    decoded: ImageToDream
-    result: DreamResult
-    device: str  # where the ascent ran, e.g. "GPU:0 (NVIDIA L4)" or "CPU:0"
-    worker: str  # host:pid of the worker process that dreamed it
-    tile_size: int = 0  # tiles it was dreamed in (0: whole), automatic ones included
-
-
-def error_record(uri: str, step: str, exc: BaseException) -> dict[str, Any]:
-    """One line of errors.jsonl: which input, which step, what went wrong."""
+def error_record(uri: str, stage: str, exc: BaseException) -> dict[str, Any]:
+    """One line of errors.jsonl: which input, which stage, what went wrong."""
     return {
         "uri": uri,
-        "step": step,
+        "stage": stage,
         "error_type": type(exc).__name__,
         "message": str(exc) or repr(exc),
         "traceback": "".join(traceback.format_exception_only(type(exc), exc)).strip(),

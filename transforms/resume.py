@@ -15,8 +15,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from transforms.fetch import read_bytes
-from transforms.records import InputFile
-from transforms.steps import METRICS_NAMESPACE
+from transforms.elements import InputFile
+from transforms.stages import METRICS_NAMESPACE
 
 RECORDS_DIR = ".deepdream/records"
 DONE = "done"  # output tag of inputs finished by an earlier run

@@ -10,9 +10,10 @@ from typing import Any, Iterable, Mapping
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.imaging import encode_image, extension
-from transforms.records import DreamedImage
+from transforms.elements import DreamedImage
+from transforms.records import metadata_record
 from transforms.resume import record_path
-from transforms.steps import FallibleStep
+from transforms.stages import FallibleStage
 from transforms.fetch import is_local
 
 
@@ -58,35 +59,8 @@ def write_atomically(path: str, data: bytes, root: str | None = None) -> None:
         raise
 
 
-def metadata_record(
-    element: DreamedImage, output_uri: str, job: Mapping[str, Any], settings_key: str
-) -> dict[str, Any]:
-    """One line of metadata.jsonl."""
-    decoded, result = element.decoded, element.result
-    height, width = result.image.shape[:2]  # the input's, or the largest octave's (keep_upscaled)
-    return {
-        "input_uri": decoded.source.uri,
-        "output_uri": output_uri,
-        "input_format": decoded.source_format,
-        "input_mode": decoded.source_mode,
-        "input_width": decoded.source_width,
-        "input_height": decoded.source_height,
-        "width": width,  # as dreamed and written (smaller than the input after --max_size)
-        "height": height,
-        **job,
-        "settings_key": settings_key,
-        "octaves": result.octave_dicts(),
-        "stopped_early": any(octave.stopped_early for octave in result.octaves),
-        "final_loss": result.octaves[-1].losses[-1] if result.octaves[-1].losses else None,
-        "dream_seconds": round(result.seconds, 3),
-        "device": element.device,
-        "worker": element.worker,
-        "tile_size": element.tile_size,
-    }
-
-
-class WriteDream(FallibleStep):
-    step, outcome = "write", "written"
+class WriteDream(FallibleStage):
+    stage, outcome = "write", "written"
 
     def __init__(
         self, output_dir: str, image_format: str, quality: int,

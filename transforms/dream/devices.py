@@ -25,7 +25,7 @@ def gpu_names() -> list[str]:
     ]
 
 
-def require_gpu() -> None:
+def fail_without_gpu() -> None:
     if not gpu_names():
         raise NoGpuError(
             "--require_gpu: TensorFlow sees no GPU on this worker. Check the container has "

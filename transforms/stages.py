@@ -1,4 +1,4 @@
-"""A DoFn base for pipeline steps: failures become error records, outcomes become counters."""
+"""A DoFn base for pipeline stages: failures become error records, outcomes become counters."""
 from __future__ import annotations
 
 from typing import Any, Iterable
@@ -12,20 +12,20 @@ ERRORS = "errors"
 METRICS_NAMESPACE = "deepdream"
 
 
-class FallibleStep(beam.DoFn):
+class FallibleStage(beam.DoFn):
     """Runs `run(element)` and routes any exception to the ERRORS output as a record.
 
-    Subclasses set `step` (read/decode/dream/write) and implement `uri_of` and `run`.
+    Subclasses set `stage` (read/decode/dream/write) and implement `uri_of` and `run`.
     A bad element costs its own record, never the bundle or the job.
     """
 
-    step = "step"
-    outcome = "done"  # counter bumped once per element the step succeeded on
+    stage = "stage"
+    outcome = "done"  # counter bumped once per element the stage succeeded on
 
     def __init__(self) -> None:
         self._succeeded = Metrics.counter(METRICS_NAMESPACE, self.outcome)
         self._failed = Metrics.counter(METRICS_NAMESPACE, "failed")
-        self._failed_here = Metrics.counter(METRICS_NAMESPACE, f"failed_{self.step}")
+        self._failed_here = Metrics.counter(METRICS_NAMESPACE, f"failed_{self.stage}")
 
     def uri_of(self, element: Any) -> str:
         raise NotImplementedError
@@ -39,7 +39,7 @@ class FallibleStep(beam.DoFn):
         except Exception as exc:  # every failure of one input is that input's error record
             self._failed.inc()
             self._failed_here.inc()
-            yield beam.pvalue.TaggedOutput(ERRORS, error_record(self.uri_of(element), self.step, exc))
+            yield beam.pvalue.TaggedOutput(ERRORS, error_record(self.uri_of(element), self.stage, exc))
             return
         self._succeeded.inc()
         yield from outputs

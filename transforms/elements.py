@@ -1,0 +1,38 @@
+"""The elements passed between pipeline stages (in flight, never written). No Beam here."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from transforms.dream.engine import DreamResult
+
+
+class InputFile(NamedTuple):
+    uri: str
+    stem: str  # output path relative to --output, without extension
+    # The recipe it is dreamed with: a manifest row's own preset, else None until
+    # CheckPreset puts the job's there; every later step finds it set.
+    preset: str | None = None
+
+
+class ImageBytes(NamedTuple):
+    source: InputFile
+    data: bytes
+
+
+class ImageToDream(NamedTuple):
+    source: InputFile
+    rgb: np.ndarray  # uint8 HxWx3, as it will be dreamed (after any --max_size downscale)
+    source_format: str
+    source_mode: str
+    source_width: int
+    source_height: int
+
+
+class DreamedImage(NamedTuple):
+    decoded: ImageToDream
+    result: DreamResult
+    device: str  # where the ascent ran, e.g. "GPU:0 (NVIDIA L4)" or "CPU:0"
+    worker: str  # host:pid of the worker process that dreamed it
+    tile_size: int = 0  # tiles it was dreamed in (0: whole), automatic ones included
