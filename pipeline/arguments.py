@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import difflib
-from functools import lru_cache
 import sys
+from functools import lru_cache
 from typing import Sequence
 
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
@@ -30,13 +30,14 @@ def option_parser() -> argparse.ArgumentParser:
         description="DeepDream over image collections on Apache Beam.",
         allow_abbrev=False,
     )
-    DreamOptions._add_argparse_args(parser.add_argument_group("DeepDream options"))
+    # Option classes declare into any argparse container; groups take the same calls.
+    DreamOptions._add_argparse_args(parser.add_argument_group("DeepDream options"))  # type: ignore[arg-type]
     beam_options = parser.add_argument_group("Beam pipeline options")
     beam_options.add_value_provider_argument = parser.add_value_provider_argument  # type: ignore[attr-defined]
     for cls in PipelineOptions.__subclasses__():
         if cls is not DreamOptions:
             try:
-                cls._add_argparse_args(beam_options)
+                cls._add_argparse_args(beam_options)  # type: ignore[arg-type]
             except argparse.ArgumentError:  # a flag two option classes share: listed once
                 pass
     return parser

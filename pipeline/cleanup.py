@@ -16,7 +16,7 @@ from transforms.fetch import is_local
 from transforms.write import TEMP_NAME
 
 SINK_FILES = ("metadata.jsonl", "metadata.parquet", "errors.jsonl")
-_SINK_TEMP_DIR = re.compile(r"beam-temp-(%s)-[0-9a-f]{32}" % "|".join(map(re.escape, SINK_FILES)))
+_SINK_TEMP_DIR = re.compile(r"beam-temp-({})-[0-9a-f]{{32}}".format("|".join(map(re.escape, SINK_FILES))))
 
 
 def _relative(output_dir: str, path: str) -> str:

@@ -7,7 +7,12 @@ from typing import Any, Mapping
 
 from pipeline.options import DreamOptions
 from transforms.dream.presets import (
-    PARAM_NAMES, PRESETS, Preset, get_preset, preset_from_settings, short_repr,
+    PARAM_NAMES,
+    PRESETS,
+    Preset,
+    get_preset,
+    preset_from_settings,
+    short_repr,
 )
 from transforms.recipe import Recipe, complete_preset, pixel_units
 
@@ -63,7 +68,7 @@ class JobConfig:
     lease_seconds: float = 120.0
 
     @classmethod
-    def from_options(cls, options: DreamOptions) -> "JobConfig":
+    def from_options(cls, options: DreamOptions) -> JobConfig:
         from pipeline.arguments import check_job_options  # it raises this module's ConfigError
 
         check_job_options(options)

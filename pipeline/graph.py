@@ -8,8 +8,8 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import JobConfig
 from transforms.decode import DecodeImage
+from transforms.dreaming import BatchSameSize, Dream, DreamBatch, DreamStage
 from transforms.parquet_schema import METADATA_SCHEMA, to_parquet_row
-from transforms.dreaming import BatchSameSize, Dream, DreamBatch
 from transforms.read import CheckPreset, FindInputs, ReadBytes
 from transforms.resume import DONE, SkipFinished, settings_key
 from transforms.stages import ERRORS
@@ -62,13 +62,15 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
         DecodeImage(config.max_pixels, config.max_size)
     ).with_outputs(ERRORS, main="ok")
     to_dream = decoded.ok
+    stage: DreamStage
     if config.batch_size > 1:
         to_dream = to_dream | "BatchSameSize" >> BatchSameSize(config.batch_size)
-        dream = beam.ParDo(DreamBatch(config.recipes, config.untiled_max_pixels, config.require_gpu))
+        stage = DreamBatch(config.recipes, config.untiled_max_pixels, config.require_gpu)
     else:
-        dream = beam.ParDo(Dream(config.recipes, config.untiled_max_pixels, config.require_gpu))
+        stage = Dream(config.recipes, config.untiled_max_pixels, config.require_gpu)
+    dream = beam.ParDo(stage)
     if config.dream_accelerator:
-        dream = dream.with_resource_hints(accelerator=config.dream_accelerator)
+        dream.with_resource_hints(accelerator=config.dream_accelerator)  # on this ParDo only
     dreamed = to_dream | "Dream" >> dream.with_outputs(ERRORS, main="ok")
     written = dreamed.ok | "WriteImage" >> beam.ParDo(
         WriteDream(config.output, config.image_format, config.quality, jobs, keys)

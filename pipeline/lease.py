@@ -57,7 +57,7 @@ class Holder:
         return json.dumps(asdict(self)).encode("utf-8")
 
     @classmethod
-    def decode(cls, data: bytes) -> "Holder | None":
+    def decode(cls, data: bytes) -> Holder | None:
         try:
             return cls(**json.loads(data.decode("utf-8")))
         except Exception:  # a damaged lease is treated as expired

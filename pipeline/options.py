@@ -6,7 +6,13 @@ import argparse
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.dream.params import (
-    GRAD_NORMS, OBJECTIVES, OCTAVE_SIZES, PRECISIONS, PREPROCESSING_NAMES, STEP_MODES, TILE_GRIDS,
+    GRAD_NORMS,
+    OBJECTIVES,
+    OCTAVE_SIZES,
+    PRECISIONS,
+    PREPROCESSING_NAMES,
+    STEP_MODES,
+    TILE_GRIDS,
 )
 from transforms.dream.presets import DEFAULT_PRESET, PRESETS
 from transforms.fetch import DEFAULT_HTTP_TIMEOUT_S, DEFAULT_MAX_BYTES

@@ -30,7 +30,7 @@ class ProgressLine:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "ProgressLine":
+    def __enter__(self) -> ProgressLine:
         # The baseline (records an earlier run left) is taken before the job starts.
         self._started, self._at_start = time.monotonic(), _count_records(self._root)
         self._thread.start()

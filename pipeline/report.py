@@ -53,7 +53,7 @@ def loss_curve_svg(octaves: Sequence[dict[str, Any]], width: int = 320, height: 
     colour with a legend entry naming its size."""
     losses = [loss for octave in octaves for loss in octave["losses"]]
     if not losses:
-        return '<svg class="curve" width="%d" height="%d"></svg>' % (width, height)
+        return f'<svg class="curve" width="{width}" height="{height}"></svg>'
     left, right, top, legend = 52, 8, 8, 16 * len(octaves)
     bottom = 30 + legend
     plot_w, plot_h = width - left - right, height - top - bottom + legend

@@ -10,26 +10,30 @@ from typing import Sequence
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import (
-    GoogleCloudOptions, PipelineOptions, SetupOptions, StandardOptions, TestOptions,
+    GoogleCloudOptions,
+    PipelineOptions,
+    SetupOptions,
+    StandardOptions,
+    TestOptions,
 )
 
-from pipeline.config import ConfigError, JobConfig
-from pipeline.graph import build_pipeline
-from pipeline.model_checks import check_models, list_layers
 from pipeline.arguments import complete_bare_flags, early_answer, is_dry_run
+from pipeline.cleanup import remove_stale_temporaries
+from pipeline.config import ConfigError, JobConfig
+from pipeline.empty_results import write_empty_results
+from pipeline.graph import build_pipeline
+from pipeline.lease import LeaseLostError, OutputLease, OutputLockedError, lease_store
+from pipeline.local_workers import options_for_local_workers
+from pipeline.model_checks import check_models, list_layers
 from pipeline.options import DreamOptions
+from pipeline.output_checks import check_output_writable
 from pipeline.progress import ProgressLine
 from pipeline.report import write_report
-from pipeline.summary import JobSummary, summarize
-from pipeline.cleanup import remove_stale_temporaries
-from pipeline.empty_results import write_empty_results
-from pipeline.local_workers import options_for_local_workers
-from pipeline.lease import LeaseLostError, OutputLease, OutputLockedError, lease_store
-from pipeline.output_checks import check_output_writable
 from pipeline.s3 import check_s3_access
-from transforms.read import NoInputsError, check_inputs_exist
+from pipeline.summary import JobSummary, summarize
 from transforms.dream.presets import get_preset
 from transforms.fetch import is_local
+from transforms.read import NoInputsError, check_inputs_exist
 
 # Errors that stop the job before it starts, reported as one line rather than a traceback.
 START_ERRORS: tuple[type[Exception], ...] = (

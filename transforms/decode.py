@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from transforms.imaging import decode_image, fit_within
 from transforms.elements import ImageBytes, ImageToDream
+from transforms.imaging import decode_image, fit_within
 from transforms.stages import FallibleStage
 
 

@@ -35,12 +35,12 @@ class DeepDream(beam.PTransform):
         self.handler = DeepDreamModelHandler(preset, **settings)
         self._dead_letter = False
 
-    def with_exception_handling(self) -> "DeepDream":
+    def with_exception_handling(self) -> DeepDream:
         self._dead_letter = True
         return self
 
     def expand(self, images: beam.PCollection) -> Any:
-        inference = RunInference(KeyedModelHandler(self.handler))
+        inference: Any = RunInference(KeyedModelHandler(self.handler))
         if not self._dead_letter:
             return images | "RunInference" >> inference | "Unwrap" >> beam.MapTuple(_unwrap)
         dreamed, dead_letter = images | "RunInference" >> inference.with_exception_handling()

@@ -12,7 +12,7 @@ from transforms.weights import stage_weights
 
 def model_spec_for(preset: Preset, preprocessing: str | None = None) -> ModelSpec:
     """The preset's network; a .keras file anywhere Beam reads is copied to local disk first."""
-    model = stage_weights(preset.model) if is_model_file(preset.model) else preset.model
+    model = (stage_weights(preset.model) or preset.model) if is_model_file(preset.model) else preset.model
     return get_model_spec(model, preprocessing)
 
 

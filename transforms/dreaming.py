@@ -4,17 +4,17 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, cast
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
 
 from transforms.dream.devices import describe_device, enable_gpu_memory_growth, fail_without_gpu
-from transforms.dream.engine import Dreamer
+from transforms.dream.engine import Dreamer, DreamResult
+from transforms.elements import DreamedImage, ImageToDream
 from transforms.model_handler import DeepDreamModelHandler
 from transforms.recipe import Recipe
-from transforms.elements import DreamedImage, ImageToDream
 from transforms.stages import METRICS_NAMESPACE, FallibleStage
 
 
@@ -85,14 +85,15 @@ class DreamStage(FallibleStage):
     def _dream(self, images: list[ImageToDream]) -> Iterable[DreamedImage]:
         """Images of one recipe (and one size, when more than one) dreamed in one pass."""
         assert self._loaded is not None, "setup() loads the models"
-        handler = self._handlers[images[0].source.preset]
-        dreamer = self._loaded.get(images[0].source.preset)
+        handler = self._handlers[images[0].source.recipe]
+        dreamer = self._loaded.get(images[0].source.recipe)
         loaded = self._loaded.take_uncounted()
         if loaded:
             self._models_loaded.inc(loaded)
         tile_size = handler.params_for([e.rgb for e in images]).tile_size
         predictions = handler.run_inference([e.rgb for e in images], dreamer)
-        for element, result in zip(images, (prediction.inference for prediction in predictions)):
+        for element, prediction in zip(images, predictions, strict=True):
+            result = cast(DreamResult, prediction.inference)
             self._dream_ms.update(round(result.seconds * 1000))
             if result.octaves[-1].losses:
                 self._final_loss_milli.update(round(result.octaves[-1].losses[-1] * 1000))
@@ -144,7 +145,7 @@ class BatchSameSize(beam.PTransform):
             images
             # A text key: deterministic to encode, as the stateful batching needs.
             | "KeyBySizeAndRecipe" >> beam.Map(
-                lambda e: (f"{e.rgb.shape[0]}x{e.rgb.shape[1]}/{e.source.preset}", e)
+                lambda e: (f"{e.rgb.shape[0]}x{e.rgb.shape[1]}/{e.source.recipe}", e)
             )
             | "GroupIntoBatches" >> beam.GroupIntoBatches(self._batch_size)
         )

@@ -15,6 +15,13 @@ class InputFile(NamedTuple):
     # CheckPreset puts the job's there; every later step finds it set.
     preset: str | None = None
 
+    @property
+    def recipe(self) -> str:
+        """The name of the recipe this input is dreamed with (stages after CheckPreset)."""
+        if self.preset is None:
+            raise ValueError(f"{self.uri}: no recipe chosen yet (CheckPreset comes first)")
+        return self.preset
+
 
 class ImageBytes(NamedTuple):
     source: InputFile

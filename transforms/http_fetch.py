@@ -110,7 +110,7 @@ def _read_body(response: http.client.HTTPResponse, sock_owner: http.client.HTTPC
             sock_owner.sock.settimeout(_remaining(deadline, url, timeout_s))
         try:
             chunk = response.read1(_CHUNK)
-        except socket.timeout:
+        except TimeoutError:
             raise DownloadTimeoutError(f"{url}: download took longer than http_timeout={timeout_s:g}s") from None
         except http.client.IncompleteRead as exc:
             raise ShortBodyError(f"{url}: body ended after {size + len(exc.partial)} bytes") from None
@@ -138,7 +138,7 @@ def fetch_url(url: str, max_bytes: int, timeout_s: float, allow_private: bool = 
             try:
                 connection.request("GET", target, headers={"User-Agent": _USER_AGENT})
                 response = connection.getresponse()
-            except socket.timeout:
+            except TimeoutError:
                 raise DownloadTimeoutError(f"{url}: no answer within http_timeout={timeout_s:g}s") from None
             if response.status in _REDIRECTS:
                 location = response.getheader("Location")

@@ -79,8 +79,8 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
         image.load()
     except (OSError, SyntaxError, ValueError, EOFError) as exc:  # truncated or corrupt data
         raise ImageRejectedError(f"{source_format} data is corrupt or truncated: {exc}") from exc
-    image = ImageOps.exif_transpose(image)
-    return DecodedImage(np.asarray(_to_rgb(image), dtype=np.uint8), source_format, source_mode)
+    upright = ImageOps.exif_transpose(image)
+    return DecodedImage(np.asarray(_to_rgb(upright), dtype=np.uint8), source_format, source_mode)
 
 
 def fit_within(rgb: np.ndarray, max_size: int | None) -> np.ndarray:

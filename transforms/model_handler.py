@@ -85,9 +85,9 @@ class DeepDreamModelHandler(ModelHandler[np.ndarray, PredictionResult, Dreamer])
         results: list[DreamResult | None] = [None] * len(batch)
         for indices in by_shape.values():
             images = [batch[i] for i in indices]
-            for i, result in zip(indices, model.dream_batch(images, self.params_for(images))):
+            for i, result in zip(indices, model.dream_batch(images, self.params_for(images)), strict=True):
                 results[i] = result
-        return [PredictionResult(rgb, result) for rgb, result in zip(batch, results)]
+        return [PredictionResult(rgb, result) for rgb, result in zip(batch, results, strict=True)]
 
     def get_num_bytes(self, batch: Sequence[np.ndarray]) -> int:
         return sum(np.asarray(rgb).nbytes for rgb in batch)

@@ -10,9 +10,9 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from transforms.elements import ImageBytes, InputFile
 from transforms.fetch import read_bytes
 from transforms.naming import disambiguate, glob_prefix, listed_stem, normalize_local, output_stem
-from transforms.elements import ImageBytes, InputFile
 from transforms.records import error_record
 from transforms.stages import ERRORS, METRICS_NAMESPACE, FallibleStage
 
@@ -28,8 +28,8 @@ def check_inputs_exist(patterns: Sequence[str], manifests: Sequence[str]) -> int
     """
     if not patterns and not manifests:
         raise NoInputsError("give --input PATTERN and/or --input_list FILE")
-    matched = set()
-    for pattern, result in zip(patterns, FileSystems.match(list(patterns))):
+    matched: set[str] = set()
+    for pattern, result in zip(patterns, FileSystems.match(list(patterns)), strict=True):
         if not result.metadata_list:
             raise NoInputsError(f"--input {pattern!r} matches no file")
         matched.update(m.path for m in result.metadata_list)

@@ -14,8 +14,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from transforms.fetch import read_bytes
 from transforms.elements import InputFile
+from transforms.fetch import read_bytes
 from transforms.stages import METRICS_NAMESPACE
 
 RECORDS_DIR = ".deepdream/records"
@@ -54,7 +54,7 @@ class SkipFinished(beam.DoFn):
         record = read_record(record_path(self._output_dir, element.stem))
         if (
             record is not None
-            and record.get("settings_key") == self._keys.get(element.preset)
+            and record.get("settings_key") == self._keys.get(element.recipe)
             and record.get("input_uri") == element.uri
             and FileSystems.exists(record.get("output_uri", ""))
         ):

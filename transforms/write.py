@@ -9,13 +9,12 @@ from typing import Any, Iterable, Mapping
 
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.imaging import encode_image, extension
 from transforms.elements import DreamedImage
+from transforms.fetch import is_local
+from transforms.imaging import encode_image, extension
 from transforms.records import metadata_record
 from transforms.resume import record_path
 from transforms.stages import FallibleStage
-from transforms.fetch import is_local
-
 
 # Temporaries of write_atomically: the only '*.tmp' files start-up cleanup may delete.
 TEMP_SUFFIX_BYTES = len(".deepdream-0123456789abcdef.tmp")
@@ -82,7 +81,7 @@ class WriteDream(FallibleStage):
         path = FileSystems.join(self._output_dir, stem + extension(self._format))
         write_atomically(path, encode_image(element.result.image, self._format, self._quality),
                          self._output_dir)
-        preset = element.decoded.source.preset
+        preset = element.decoded.source.recipe
         record = metadata_record(element, path, self._jobs[preset], self._settings_keys[preset])
         # The record goes last: its presence tells a rerun that this input is finished.
         write_atomically(record_path(self._output_dir, stem), json.dumps(record).encode("utf-8"),

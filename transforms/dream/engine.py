@@ -104,7 +104,7 @@ class Dreamer:
     @classmethod
     def from_spec(
         cls, spec: ModelSpec, weights: str | None = None, layers: LayersLike | None = None, **kwargs
-    ) -> "Dreamer":
+    ) -> Dreamer:
         return cls(
             spec.build(weights),
             layers or spec.default_layers,
@@ -114,7 +114,7 @@ class Dreamer:
         )
 
     @classmethod
-    def from_name(cls, name: str, **kwargs) -> "Dreamer":
+    def from_name(cls, name: str, **kwargs) -> Dreamer:
         return cls.from_spec(get_model_spec(name), **kwargs)
 
     def _ascent(self, params: DreamParams):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence, Union
+from typing import Any, Iterable, Mapping, Sequence
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class LayerTerm:
         }
 
 
-LayersLike = Union[str, Mapping[str, float], Iterable[LayerTerm]]
+LayersLike = str | Mapping[str, float] | Iterable[LayerTerm]
 
 _TERM = re.compile(r"^\s*([^\s:\[\],]+)\s*(?:\[([^\]]*)\])?\s*(?::\s*([^,\s]+))?\s*$")
 
@@ -68,7 +68,9 @@ def parse_layers(text: str) -> tuple[LayerTerm, ...]:
 
 def _split_terms(text: str) -> list[str]:
     """Split on commas outside brackets."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         depth += char == "["
         depth -= char == "]"

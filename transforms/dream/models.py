@@ -8,7 +8,7 @@ stages remote URIs (gs://, s3://, ...) before calling in.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
 import keras

@@ -83,7 +83,7 @@ def guide_loss(
     `guide_features[i]` holds term i's guide vectors, QxC.
     """
     loss = 0.0
-    for term, guide in zip(terms, guide_features):
+    for term, guide in zip(terms, guide_features, strict=True):
         scores = tf.einsum("bhwc,qc->bhwq", term_activation(features, term, border), guide)
         loss += term.weight * tf.reduce_mean(tf.reduce_max(scores, axis=-1), axis=[1, 2])
     return loss

