@@ -11,6 +11,7 @@ from collections import defaultdict
 from typing import Any, Iterable, Sequence
 
 import numpy as np
+from apache_beam.ml.inference import base as inference_base
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from transforms.dream.devices import enable_gpu_memory_growth, fail_without_gpu
@@ -21,6 +22,14 @@ from transforms.dream.presets import DEFAULT_PRESET
 from transforms.dreamers import build_dreamer
 from transforms.recipe import Recipe, make_recipe
 from transforms.stages import METRICS_NAMESPACE
+
+# Beam 2.77 imports `resource` in the same try block as its torch-only ModelManager, so
+# without torch it forgets the (present) resource module and logs "Resource module is not
+# available" on every batch. Give it back; nothing else changes.
+if getattr(inference_base, "resource", None) is None:
+    import resource as _resource
+
+    inference_base.resource = _resource
 
 LOADING = ("weights", "preprocessing", "precision", "jit", "allow_private_urls")
 
