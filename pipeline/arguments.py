@@ -99,8 +99,8 @@ def early_answer(args: Sequence[str]) -> int | None:
 
 def check_job_options(options: DreamOptions) -> None:
     """The checks of single options, before any preset, model or file is looked at."""
-    if not options.input and not options.input_list:
-        raise ConfigError("--input PATTERN or --input_list FILE is required")
+    if not options.input and not options.input_list and not options.sequence:
+        raise ConfigError("--input PATTERN, --input_list FILE or --sequence 'FOLDERS/*/' is required")
     if not options.output:
         raise ConfigError("--output is required: a directory for the results")
     if not 1 <= options.quality <= 100:

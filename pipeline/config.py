@@ -15,6 +15,7 @@ from transforms.dream.presets import (
     short_repr,
 )
 from transforms.recipe import Recipe, complete_preset, pixel_units
+from transforms.sequence_settings import SequenceSettings
 
 
 class ConfigError(ValueError):
@@ -66,6 +67,8 @@ class JobConfig:
     untiled_max_pixels: int | None = None  # None: derived from each worker's memory
     force: bool = False
     lease_seconds: float = 120.0
+    sequence_folders: tuple[str, ...] = ()  # --sequence patterns: each matched folder is one
+    sequence: SequenceSettings = SequenceSettings()
 
     @classmethod
     def from_options(cls, options: DreamOptions) -> JobConfig:
@@ -75,6 +78,11 @@ class JobConfig:
         ratio = options.max_failure_ratio
         try:
             presets, preset = resolve_presets(options)
+            sequence = SequenceSettings(
+                options.temporal, options.blend, options.flow, options.sequence_iterations,
+                options.max_frames, options.frame_step, options.segment_frames, options.warmup,
+                options.frames,
+            )
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
         return cls(
@@ -104,6 +112,8 @@ class JobConfig:
             untiled_max_pixels=options.untiled_max_pixels,
             force=options.force,
             lease_seconds=options.lease_seconds,
+            sequence_folders=tuple(options.sequence or ()),
+            sequence=sequence,
         )
 
     @property

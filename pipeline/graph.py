@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any, Callable
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -9,14 +10,26 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.config import JobConfig
 from transforms.decode import DecodeImage
 from transforms.dreaming import BatchSameSize, Dream, DreamBatch, DreamStage
+from transforms.frames import is_video
 from transforms.parquet_schema import METADATA_SCHEMA, to_parquet_row
 from transforms.read import CheckPreset, FindInputs, ReadBytes
 from transforms.resume import DONE, SkipFinished, settings_key
+from transforms.sequences import (
+    SEQUENCES,
+    DreamSegments,
+    FindFrameFolders,
+    ProbeFolder,
+    ProbeVideo,
+    SplitAnimations,
+    WriteSequences,
+    plan_segments,
+)
 from transforms.stages import ERRORS
 from transforms.write import WriteDream
 
 METADATA_FILE = "metadata.jsonl"
 METADATA_PARQUET = "metadata.parquet"
+SEQUENCES_FILE = "sequences.jsonl"
 ERRORS_FILE = "errors.jsonl"
 
 
@@ -32,33 +45,67 @@ def _write_jsonl(records: beam.PCollection, path: str, label: str) -> None:
     )
 
 
-def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
-    """inputs -> read -> decode -> dream -> write image + record; failures -> errors.
+class _Split(beam.PartitionFn):
+    """Partition 0 where `first(element)` holds, else 1."""
 
-    Every input ends as exactly one line of metadata.jsonl (dreamed now or by an earlier
-    run with the same settings) or of errors.jsonl.
+    def __init__(self, first: Callable[[Any], bool]) -> None:
+        self._first = first
+
+    def partition_for(self, element: Any, num_partitions: int, *args: Any, **kwargs: Any) -> int:
+        return 0 if self._first(element) else 1
+
+
+def _on_accelerator(dofn: beam.DoFn, config: JobConfig) -> beam.ParDo:
+    dream = beam.ParDo(dofn)
+    if config.dream_accelerator:
+        dream.with_resource_hints(accelerator=config.dream_accelerator)  # on this ParDo only
+    return dream
+
+
+def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
+    """inputs -> read -> decode -> dream -> write image + record; sequences (videos,
+    animations, frame folders) -> probe -> segments -> dream -> write; failures -> errors.
+
+    Every input ends as exactly one line of metadata.jsonl (an image, dreamed now or by an
+    earlier run with the same settings), of sequences.jsonl (a sequence), or of errors.jsonl.
     """
     jobs = {name: config.job_metadata(preset) for name, preset in config.presets.items()}
     keys = {name: settings_key(job) for name, job in jobs.items()}
-    found = pipeline | "FindInputs" >> FindInputs(config.inputs, config.input_lists)
-    # A manifest row may name its own preset; unknown names become error records here.
-    checked_presets = found["ok"] | "CheckPreset" >> beam.ParDo(
-        CheckPreset(config.presets, config.preset.name)
-    ).with_outputs(ERRORS, main="ok")
-    inputs = checked_presets.ok
-    finished_earlier = []
+    sequence_keys = {name: settings_key({**job, "sequence": config.sequence.as_record()})
+                     for name, job in jobs.items()}
+    error_sets: list[beam.PCollection] = []
+
+    if config.inputs or config.input_lists:
+        found = pipeline | "FindInputs" >> FindInputs(config.inputs, config.input_lists)
+        # A manifest row may name its own preset; unknown names become error records here.
+        checked_presets = found["ok"] | "CheckPreset" >> beam.ParDo(
+            CheckPreset(config.presets, config.preset.name)
+        ).with_outputs(ERRORS, main="ok")
+        error_sets += [found[ERRORS], checked_presets[ERRORS]]
+        files = [checked_presets.ok]
+    else:
+        files = []
+    if config.sequence_folders:
+        files.append(pipeline | "FindFrameFolders" >> FindFrameFolders(config.sequence_folders, config.preset.name))
+    inputs = files | "AllInputs" >> beam.Flatten(pipeline=pipeline)
+    finished_earlier: list[beam.PCollection] = []
     if config.skip_existing:
         checked = inputs | "SkipFinished" >> beam.ParDo(
-            SkipFinished(config.output, keys)
+            SkipFinished(config.output, keys, sequence_keys)
         ).with_outputs(DONE, main="todo")
         inputs, finished_earlier = checked.todo, [checked[DONE]]
 
     # Break fusion so that reading and dreaming spread over all workers.
     todo = inputs | "Reshuffle" >> beam.Reshuffle()
-    read = todo | "ReadBytes" >> beam.ParDo(
+    # Videos are never read whole: they stream from their files, frame by frame.
+    folders_or_videos, others = todo | "SplitVideos" >> beam.Partition(
+        _Split(lambda f: f.folder or is_video(f.uri)), 2)
+    read = others | "ReadBytes" >> beam.ParDo(
         ReadBytes(config.max_bytes, config.http_timeout, config.allow_private_urls)
     ).with_outputs(ERRORS, main="ok")
-    decoded = read.ok | "Decode" >> beam.ParDo(
+    split = read.ok | "SplitAnimations" >> beam.ParDo(SplitAnimations(config.sequence)).with_outputs(
+        ERRORS, SEQUENCES, main="ok")
+    decoded = split.ok | "Decode" >> beam.ParDo(
         DecodeImage(config.max_pixels, config.max_size)
     ).with_outputs(ERRORS, main="ok")
     to_dream = decoded.ok
@@ -68,15 +115,58 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
         stage = DreamBatch(config.recipes, config.untiled_max_pixels, config.require_gpu)
     else:
         stage = Dream(config.recipes, config.untiled_max_pixels, config.require_gpu)
-    dream = beam.ParDo(stage)
-    if config.dream_accelerator:
-        dream.with_resource_hints(accelerator=config.dream_accelerator)  # on this ParDo only
-    dreamed = to_dream | "Dream" >> dream.with_outputs(ERRORS, main="ok")
+    dreamed = to_dream | "Dream" >> _on_accelerator(stage, config).with_outputs(ERRORS, main="ok")
     written = dreamed.ok | "WriteImage" >> beam.ParDo(
         WriteDream(config.output, config.image_format, config.quality, jobs, keys)
     ).with_outputs(ERRORS, main="ok")
+    error_sets += [read[ERRORS], split[ERRORS], decoded[ERRORS], dreamed[ERRORS], written[ERRORS]]
 
-    records = [written.ok, *finished_earlier] | "AllRecords" >> beam.Flatten()
+    sequences, sequence_errors = _sequences(folders_or_videos, split[SEQUENCES], config, jobs, sequence_keys)
+    error_sets += sequence_errors
+
+    earlier = finished_earlier | "FinishedEarlier" >> beam.Flatten(pipeline=pipeline)
+    earlier_images, earlier_sequences = earlier | "ImagesOrSequences" >> beam.Partition(
+        _Split(lambda record: record.get("kind") != "sequence"), 2)
+    records = [written.ok, earlier_images] | "AllRecords" >> beam.Flatten()
+    _write_image_records(records, config)
+    all_sequences = [sequences, earlier_sequences] | "AllSequenceRecords" >> beam.Flatten()
+    _write_jsonl(all_sequences, FileSystems.join(config.output, SEQUENCES_FILE), "SequenceRecords")
+    errors = error_sets | "CollectErrors" >> beam.Flatten(pipeline=pipeline)
+    _write_jsonl(errors, FileSystems.join(config.output, ERRORS_FILE), "Errors")
+
+
+def _sequences(
+    folders_or_videos: beam.PCollection, animations: beam.PCollection, config: JobConfig,
+    jobs: dict[str, dict[str, Any]], sequence_keys: dict[str, str],
+) -> tuple[beam.PCollection, list[beam.PCollection]]:
+    """Sequences -> their records (and their error records)."""
+    folders, videos = folders_or_videos | "FoldersOrVideos" >> beam.Partition(
+        _Split(lambda f: f.folder), 2)
+    probed_videos = videos | "ProbeVideo" >> beam.ParDo(ProbeVideo(config.sequence)).with_outputs(ERRORS, main="ok")
+    probed_folders = folders | "ProbeFolder" >> beam.ParDo(
+        ProbeFolder(config.sequence, config.max_pixels)).with_outputs(ERRORS, main="ok")
+    segment_frames = config.sequence.segment_frames
+    dreamed = (
+        (animations, probed_videos.ok, probed_folders.ok)
+        | "AllSequences" >> beam.Flatten()
+        | "PlanSegments" >> beam.FlatMap(plan_segments, segment_frames)
+        # Segments of one sequence spread over workers.
+        | "ReshuffleSegments" >> beam.Reshuffle()
+        | "DreamSegments" >> _on_accelerator(DreamSegments(
+            config.recipes, config.sequence, config.output, sequence_keys, config.max_size,
+            config.max_pixels, config.max_bytes, config.untiled_max_pixels, config.require_gpu), config)
+    )
+    written = (
+        dreamed
+        | "BySequence" >> beam.Map(lambda d: (d.segment.source.stem, d))
+        | "GroupSegments" >> beam.GroupByKey()
+        | "WriteSequences" >> beam.ParDo(WriteSequences(config.output, jobs, sequence_keys, config.sequence))
+        .with_outputs(ERRORS, main="ok")
+    )
+    return written.ok, [probed_videos[ERRORS], probed_folders[ERRORS], written[ERRORS]]
+
+
+def _write_image_records(records: beam.PCollection, config: JobConfig) -> None:
     if config.metadata_format in ("jsonl", "both"):
         _write_jsonl(records, FileSystems.join(config.output, METADATA_FILE), "Metadata")
     if config.metadata_format in ("parquet", "both"):
@@ -88,7 +178,3 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
                 shard_name_template="",
             )
         )
-    errors = (found[ERRORS], checked_presets[ERRORS], read[ERRORS], decoded[ERRORS], dreamed[ERRORS], written[ERRORS]) | (
-        "CollectErrors" >> beam.Flatten()
-    )
-    _write_jsonl(errors, FileSystems.join(config.output, ERRORS_FILE), "Errors")

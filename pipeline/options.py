@@ -17,6 +17,13 @@ from transforms.dream.params import (
 from transforms.dream.presets import DEFAULT_PRESET, PRESETS
 from transforms.fetch import DEFAULT_HTTP_TIMEOUT_S, DEFAULT_MAX_BYTES
 from transforms.imaging import DEFAULT_MAX_PIXELS, FORMATS
+from transforms.sequence_settings import (
+    DEFAULT_MAX_FRAMES,
+    DEFAULT_SEGMENT_FRAMES,
+    DEFAULT_WARMUP,
+    FLOW_METHODS,
+    TEMPORAL_MODES,
+)
 
 
 class DreamOptions(PipelineOptions):
@@ -25,6 +32,43 @@ class DreamOptions(PipelineOptions):
         parser.add_argument(
             "--input", action="append", default=None,
             help="File pattern of images to dream (local, gs://, s3://, ...); repeatable.",
+        )
+        parser.add_argument(
+            "--sequence", action="append", default=None,
+            help="Pattern of folders, each one sequence of frames (natural order: frame2 before "
+            "frame10), e.g. 'shots/*/'; repeatable. Videos and animated GIF/WebP/APNG given "
+            "by --input are sequences too.",
+        )
+        parser.add_argument(
+            "--temporal", default="flow", choices=TEMPORAL_MODES,
+            help="flow: each frame starts from the previous frame's dream, carried along the "
+            "optical flow (default); none: frames dreamed on their own.",
+        )
+        parser.add_argument(
+            "--blend", type=float, default=0.5,
+            help="How much of the previous frame's dream is carried over (0-1, default 0.5).",
+        )
+        parser.add_argument("--flow", default="dis", choices=FLOW_METHODS, help="Optical flow method.")
+        parser.add_argument(
+            "--sequence_iterations", type=int, default=None,
+            help="Steps per octave for frames after a sequence's first (default: the preset's).",
+        )
+        parser.add_argument(
+            "--max_frames", type=int, default=DEFAULT_MAX_FRAMES,
+            help=f"Refuse sequences with more frames to dream than this (default {DEFAULT_MAX_FRAMES}).",
+        )
+        parser.add_argument("--frame_step", type=int, default=1, help="Dream every K-th frame.")
+        parser.add_argument(
+            "--segment_frames", type=int, default=DEFAULT_SEGMENT_FRAMES,
+            help=f"Frames per segment; segments are dreamed in parallel (default {DEFAULT_SEGMENT_FRAMES}).",
+        )
+        parser.add_argument(
+            "--warmup", type=int, default=DEFAULT_WARMUP,
+            help=f"Frames dreamed before each segment and dropped, hiding the cut (default {DEFAULT_WARMUP}).",
+        )
+        parser.add_argument(
+            "--frames", action="store_true", default=False,
+            help="Also write every dreamed frame of a sequence as a PNG (NAME_frames/).",
         )
         parser.add_argument(
             "--input_list", action="append", default=None,

@@ -60,8 +60,8 @@ def run(
     dry_run = is_dry_run(pipeline_options.view_as(TestOptions).dry_run)
     if dry_run:
         return _dry_run(pipeline_options, config, test_pipeline)
-    check_s3_access([*config.inputs, *config.input_lists, config.output], pipeline_options)
-    matched = check_inputs_exist(config.inputs, config.input_lists)
+    check_s3_access([*config.inputs, *config.input_lists, *config.sequence_folders, config.output], pipeline_options)
+    matched = check_inputs_exist(config.inputs, config.input_lists, config.sequence_folders)
     check_output_writable(config.output)
     check_models(config)
     lease = OutputLease(lease_store(config.output, pipeline_options), config.lease_seconds,

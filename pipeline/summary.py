@@ -9,7 +9,7 @@ from apache_beam.runners.runner import PipelineResult
 
 from transforms.stages import METRICS_NAMESPACE
 
-STAGES = ("manifest", "preset", "read", "decode", "dream", "write")
+STAGES = ("manifest", "preset", "read", "probe", "decode", "dream", "write")
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ class DreamStage(FallibleStage):
             lambda: _LoadedDreamers(lambda name: self._handlers[name].load_model())
         )
 
-    def uri_of(self, element: ImageToDream) -> str:
+    def uri_of(self, element: Any) -> str:  # ImageToDream, or a sequence's Segment
         return element.source.uri
 
     def _dream(self, images: list[ImageToDream]) -> Iterable[DreamedImage]:

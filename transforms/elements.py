@@ -6,6 +6,7 @@ from typing import NamedTuple
 import numpy as np
 
 from transforms.dream.engine import DreamResult
+from transforms.frames import SequenceInfo
 
 
 class InputFile(NamedTuple):
@@ -14,6 +15,7 @@ class InputFile(NamedTuple):
     # The recipe it is dreamed with: a manifest row's own preset, else None until
     # CheckPreset puts the job's there; every later step finds it set.
     preset: str | None = None
+    folder: bool = False  # a folder of frames (--sequence), one sequence
 
     @property
     def recipe(self) -> str:
@@ -43,3 +45,29 @@ class DreamedImage(NamedTuple):
     device: str  # where the ascent ran, e.g. "GPU:0 (NVIDIA L4)" or "CPU:0"
     worker: str  # host:pid of the worker process that dreamed it
     tile_size: int = 0  # tiles it was dreamed in (0: whole), automatic ones included
+
+
+class SequenceToDream(NamedTuple):
+    source: InputFile
+    info: SequenceInfo
+
+
+class Segment(NamedTuple):
+    """Frames start <= i < stop of a sequence, dreamed on one worker after `warmup` earlier
+    frames (dreamed, then dropped) so that the cut does not show."""
+
+    source: InputFile
+    info: SequenceInfo
+    number: int  # counted from 0
+    start: int
+    stop: int
+    total: int  # segments in the sequence
+
+
+class DreamedSegment(NamedTuple):
+    segment: Segment
+    frames: tuple[dict, ...]  # one record per frame: index, losses, occluded, seconds
+    resumed: bool  # finished by an earlier run with the same settings
+    device: str
+    worker: str
+    error: str | None = None  # why the segment failed ("ErrorType: message")

@@ -76,12 +76,15 @@ class DeepDreamModelHandler(ModelHandler[np.ndarray, PredictionResult, Dreamer])
 
     def params_for(self, images: Sequence[np.ndarray]) -> DreamParams:
         """The recipe's loop settings, tiled when same-size images are too big to dream whole."""
-        params = self.recipe.preset.params
         height, width = images[0].shape[:2]
+        return self.params_for_size(height, width, len(images))
+
+    def params_for_size(self, height: int, width: int, count: int = 1) -> DreamParams:
+        params = self.recipe.preset.params
         largest = height * width * (params.octave_scale ** params.upscale_octaves) ** 2
         if self._untiled_max_pixels is None:  # this worker's own memory decides
             self._untiled_max_pixels = default_untiled_max_pixels()
-        return with_auto_tiles(params, int(largest) * len(images), self._untiled_max_pixels)
+        return with_auto_tiles(params, int(largest) * count, self._untiled_max_pixels)
 
     def run_inference(
         self, batch: Sequence[np.ndarray], model: Dreamer, inference_args: dict[str, Any] | None = None

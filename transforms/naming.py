@@ -58,13 +58,15 @@ def _folder_component(component: str) -> str:
     return component
 
 
-def output_stem(uri: str, prefix: str = "") -> str:
-    """Relative output path without extension, e.g. 'cats/tabby' for '/in/cats/tabby.jpg'.
+def output_stem(uri: str, prefix: str = "", folder: bool = False) -> str:
+    """Relative output path without extension, e.g. 'cats/tabby' for '/in/cats/tabby.jpg'
+    (a `folder`, a sequence of frames, keeps its whole name: 'shot.2' stays 'shot.2').
 
     The result never starts with '/', never contains '..' or empty components, and never
     ends up outside the output directory it is joined to.
     """
-    relative = posixpath.splitext(uri[len(prefix) :] if prefix and uri.startswith(prefix) else uri)[0]
+    relative = uri[len(prefix) :] if prefix and uri.startswith(prefix) else uri
+    relative = relative.rstrip("/") if folder else posixpath.splitext(relative)[0]
     without_scheme = _SCHEME.sub("", relative).replace("\\", "/")
     parts = [_clean_component(part) for part in without_scheme.split("/")]
     parts = [part for part in parts if part and part != ".."] or ["image"]

@@ -21,18 +21,24 @@ class NoInputsError(ValueError):
     """A pattern matched no file, or a manifest does not exist."""
 
 
-def check_inputs_exist(patterns: Sequence[str], manifests: Sequence[str]) -> int:
+def check_inputs_exist(patterns: Sequence[str], manifests: Sequence[str], folders: Sequence[str] = ()) -> int:
     """Fail before the job starts on a pattern that matches nothing (a typo, not an empty run).
 
-    Returns the number of files the patterns match (manifests are read by the job itself).
+    Returns the number of inputs the patterns match (manifests are read by the job itself):
+    files, and folders of frames (--sequence).
     """
-    if not patterns and not manifests:
-        raise NoInputsError("give --input PATTERN and/or --input_list FILE")
+    if not patterns and not manifests and not folders:
+        raise NoInputsError("give --input PATTERN, --input_list FILE and/or --sequence 'FOLDERS/*/'")
     matched: set[str] = set()
     for pattern, result in zip(patterns, FileSystems.match(list(patterns)), strict=True):
         if not result.metadata_list:
             raise NoInputsError(f"--input {pattern!r} matches no file")
         matched.update(m.path for m in result.metadata_list)
+    for pattern in folders:
+        files = FileSystems.match([pattern.rstrip("/") + "/*"])[0].metadata_list
+        if not files:
+            raise NoInputsError(f"--sequence {pattern!r} matches no folder with files in it")
+        matched.update(m.path.rsplit("/", 1)[0] for m in files)
     for manifest in manifests:
         if not FileSystems.exists(manifest):
             raise NoInputsError(f"--input_list {manifest!r} does not exist")

@@ -42,19 +42,23 @@ def read_record(path: str) -> dict[str, Any] | None:
 class SkipFinished(beam.DoFn):
     """Routes inputs finished earlier with the same settings to DONE (as their record).
 
-    `keys` maps each recipe name to its settings key.
+    `keys` maps each recipe name to its settings key for images; `sequence_keys` for
+    sequences (whose record says so), which also depend on the sequence settings.
     """
 
-    def __init__(self, output_dir: str, keys: Mapping[str, str]) -> None:
+    def __init__(self, output_dir: str, keys: Mapping[str, str],
+                 sequence_keys: Mapping[str, str] | None = None) -> None:
         self._output_dir = output_dir
         self._keys = dict(keys)
+        self._sequence_keys = dict(sequence_keys or {})
         self._skipped = Metrics.counter(METRICS_NAMESPACE, "skipped")
 
     def process(self, element: InputFile) -> Iterable[Any]:
         record = read_record(record_path(self._output_dir, element.stem))
+        keys = self._sequence_keys if record is not None and record.get("kind") == "sequence" else self._keys
         if (
             record is not None
-            and record.get("settings_key") == self._keys.get(element.recipe)
+            and record.get("settings_key") == keys.get(element.recipe)
             and record.get("input_uri") == element.uri
             and FileSystems.exists(record.get("output_uri", ""))
         ):

@@ -5,7 +5,7 @@ import json
 import os
 import re
 import uuid
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -41,16 +41,35 @@ def write_atomically(path: str, data: bytes, root: str | None = None) -> None:
     (gs://, s3://) publish an object only when its upload completes, so the final name is
     written once, directly.
     """
-    if not is_local(path):
-        with FileSystems.create(path) as f:
+
+    def write_into(target: str) -> None:
+        with FileSystems.create(target) as f:
             f.write(data)
+
+    _publish(path, root, write_into)
+
+
+def publish_file(local_path: str, path: str, root: str | None = None, chunk: int = 1 << 22) -> None:
+    """write_atomically for a finished local file, copied in chunks: memory follows a
+    chunk, not the file (a dreamed video)."""
+
+    def write_into(target: str) -> None:
+        with open(local_path, "rb") as source, FileSystems.create(target) as sink:
+            while block := source.read(chunk):
+                sink.write(block)
+
+    _publish(path, root, write_into)
+
+
+def _publish(path: str, root: str | None, write_into: Callable[[str], None]) -> None:
+    if not is_local(path):
+        write_into(path)
         return
     if root is not None:
         check_inside(path, root)
     partial = f"{path}.deepdream-{uuid.uuid4().hex[:16]}.tmp"
     try:
-        with FileSystems.create(partial) as f:
-            f.write(data)
+        write_into(partial)
         FileSystems.rename([partial], [path])
     except BaseException:
         if FileSystems.exists(partial):
