@@ -1,4 +1,5 @@
-"""Empty metadata.jsonl / errors.jsonl for a job that had nothing to put in them.
+"""Empty metadata.jsonl / errors.jsonl (/ sequences.jsonl) for a job that had nothing to
+put in them.
 
 The job's sinks skip empty outputs (Beam's S3 uploader cannot write a zero-byte object), so
 the launcher writes them once the job is done: an empty errors.jsonl says "no errors", and
@@ -10,7 +11,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.config import JobConfig
-from pipeline.graph import ERRORS_FILE, METADATA_FILE
+from pipeline.graph import ERRORS_FILE, METADATA_FILE, SEQUENCES_FILE
 from pipeline.summary import JobSummary
 
 
@@ -25,7 +26,11 @@ def write_empty(uri: str, options: PipelineOptions) -> None:
 
 
 def write_empty_results(config: JobConfig, summary: JobSummary, options: PipelineOptions) -> None:
-    if config.metadata_format in ("jsonl", "both") and summary.dreamed + summary.skipped == 0:
+    sequences = summary.count("sequences_written") + summary.count("sequences_skipped")
+    if config.metadata_format in ("jsonl", "both") and summary.dreamed + summary.skipped - sequences == 0:
         write_empty(FileSystems.join(config.output, METADATA_FILE), options)
+    stale_sequences = FileSystems.join(config.output, SEQUENCES_FILE)
+    if sequences == 0 and FileSystems.exists(stale_sequences):  # only where one was before
+        write_empty(stale_sequences, options)
     if summary.failed == 0:
         write_empty(FileSystems.join(config.output, ERRORS_FILE), options)

@@ -131,6 +131,12 @@ def probe_video(uri: str, max_frames: int, frame_step: int) -> SequenceInfo:
                             raise _too_many(uri, max_frames, frame_step)
             if count > limit:
                 raise _too_many(uri, max_frames, frame_step)
+            declared = round(container.duration / 1_000_000 * float(rate)) if container.duration and rate else 0
+            if declared and count < declared - max(2, declared // 50):  # cut off: say what is there
+                raise SequenceError(
+                    f"{uri} is truncated: {count} of the {declared} frames its header declares "
+                    "could be read"
+                )
             width, height = stream.codec_context.width, stream.codec_context.height
             fps = float(rate) / frame_step if rate else None
             has_audio = bool(container.streams.audio)
@@ -138,7 +144,9 @@ def probe_video(uri: str, max_frames: int, frame_step: int) -> SequenceInfo:
     except SequenceError:
         raise
     except (av.error.FFmpegError, OSError) as exc:
-        raise SequenceError(f"{uri}: video cannot be read: {type(exc).__name__}: {exc}") from exc
+        raise SequenceError(
+            f"{uri}: video cannot be read ({type(exc).__name__}: {exc}); no frames could be read"
+        ) from exc
     kept = _check_count(count, uri, max_frames, frame_step)
     return SequenceInfo("video", name, kept, width, height, fps=fps, has_audio=has_audio)
 

@@ -52,6 +52,7 @@ class SkipFinished(beam.DoFn):
         self._keys = dict(keys)
         self._sequence_keys = dict(sequence_keys or {})
         self._skipped = Metrics.counter(METRICS_NAMESPACE, "skipped")
+        self._sequences_skipped = Metrics.counter(METRICS_NAMESPACE, "sequences_skipped")
 
     def process(self, element: InputFile) -> Iterable[Any]:
         record = read_record(record_path(self._output_dir, element.stem))
@@ -63,6 +64,8 @@ class SkipFinished(beam.DoFn):
             and FileSystems.exists(record.get("output_uri", ""))
         ):
             self._skipped.inc()
+            if keys is self._sequence_keys:
+                self._sequences_skipped.inc()
             yield beam.pvalue.TaggedOutput(DONE, record)
         else:
             yield element

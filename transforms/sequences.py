@@ -243,6 +243,7 @@ class WriteSequences(FallibleStage):
         self._keys = dict(sequence_keys)
         self._settings = settings
         self._failed_dream = Metrics.counter(METRICS_NAMESPACE, "failed_dream")
+        self._sequences_written = Metrics.counter(METRICS_NAMESPACE, "sequences_written")
 
     def uri_of(self, element: tuple[str, Iterable[DreamedSegment]]) -> str:
         return next(iter(element[1])).segment.source.uri
@@ -300,6 +301,7 @@ class WriteSequences(FallibleStage):
         }
         write_atomically(record_path(self._output_dir, stem), json.dumps(record).encode("utf-8"), self._output_dir)
         _remove_segments(self._output_dir, stem)
+        self._sequences_written.inc()
         yield record
 
     def _frames(self, stem: str, dreamed: list[DreamedSegment]) -> Iterator[np.ndarray]:

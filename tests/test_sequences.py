@@ -1,0 +1,169 @@
+"""Sequences end to end: animations, videos and frame folders in, the same kind out, every
+frame dreamed coherently; segments, resume and bad sequences."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image, ImageSequence
+
+from pipeline.run import run
+from tests.conftest import read_jsonl
+from tests.media import scene, write_animation, write_frames, write_video
+from transforms.frames import probe_video, read_frames
+
+FAST = ["--runner", "FnApiRunner", "--octaves", "1", "--iterations", "2"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def frames_of(path: Path) -> list[np.ndarray]:
+    info = probe_video(str(path), 10_000, 1)
+    return [rgb for _, rgb in read_frames(str(path), info, 0, info.frame_count)]
+
+
+def test_an_animated_gif_comes_back_animated_with_its_timing(tmp_path):
+    durations = [40, 50, 60, 70, 80]
+    (tmp_path / "in").mkdir()
+    write_animation(tmp_path / "in" / "wave.gif", durations, loop=3)
+    out = tmp_path / "out"
+    summary = run([f"--input={tmp_path / 'in'}/*", f"--output={out}", "--segment_frames=2", *FAST])
+    assert (summary.dreamed, summary.failed) == (1, 0)
+    with Image.open(out / "wave.gif") as dreamed:
+        assert dreamed.format == "GIF" and dreamed.n_frames == 5 and dreamed.info["loop"] == 3
+        assert [frame.info["duration"] for frame in ImageSequence.Iterator(dreamed)] == durations
+    (record,) = read_jsonl(out / "sequences.jsonl")
+    assert (record["frames"], record["segments"], record["durations_ms"]) == (5, 3, durations)
+    rows = pq.read_table(out / "wave.frames.parquet").to_pylist()
+    assert [r["frame"] for r in rows] == list(range(5)) and all(r["final_loss"] is not None for r in rows)
+    assert not (out / "metadata.jsonl").read_text() and read_jsonl(out / "errors.jsonl") == []
+
+
+def test_a_video_comes_back_with_its_frames_rate_size_and_audio(tmp_path):
+    (tmp_path / "in").mkdir()
+    write_video(tmp_path / "in" / "pan.mp4", frames=10, fps=10, audio=True)
+    write_video(tmp_path / "in" / "silent.mov", frames=6, fps=8, audio=False)
+    out = tmp_path / "out"
+    summary = run([f"--input={tmp_path / 'in'}/*", f"--output={out}", "--segment_frames=4", *FAST])
+    assert (summary.dreamed, summary.failed) == (2, 0)
+    pan, silent = probe_video(str(out / "pan.mp4"), 100, 1), probe_video(str(out / "silent.mp4"), 100, 1)
+    assert (pan.frame_count, pan.fps, pan.width, pan.height, pan.has_audio) == (10, 10.0, 96, 64, True)
+    assert (silent.frame_count, silent.fps, silent.has_audio) == (6, 8.0, False)
+    originals = frames_of(tmp_path / "in" / "pan.mp4")
+    dreamed = frames_of(out / "pan.mp4")
+    changed = [np.abs(d.astype(int) - o).mean() for d, o in zip(dreamed, originals, strict=True)]
+    assert min(changed) > 2.0  # every frame dreamed, not copied
+
+
+def test_a_folder_of_frames_is_one_sequence_in_natural_order(tmp_path):
+    names = ["frame2.png", "frame10.png", "frame1.png", "frame20.png"]  # scene order 0..3
+    write_frames(tmp_path / "shots" / "take.1", names)
+    out = tmp_path / "out"
+    summary = run([f"--sequence={tmp_path / 'shots'}/*/", f"--output={out}", "--frames", "--temporal=none", *FAST])
+    assert (summary.inputs, summary.dreamed, summary.failed) == (1, 1, 0)
+    # frame1, frame2, frame10, frame20: scene frames 2, 0, 1, 3
+    expected_order = [2, 0, 1, 3]
+    written = sorted((out / "take.1_frames").glob("*.png"))
+    assert len(written) == 4 and probe_video(str(out / "take.1.mp4"), 100, 1).frame_count == 4
+    for path, scene_frame in zip(written, expected_order, strict=True):
+        dreamed = np.asarray(Image.open(path)).astype(int)
+        distances = [np.abs(dreamed - scene(i)).mean() for i in range(4)]
+        assert int(np.argmin(distances)) == scene_frame
+
+
+def test_segments_give_the_frames_of_one_run_but_at_the_warm_up_seam(tmp_path):
+    (tmp_path / "in").mkdir()
+    write_video(tmp_path / "in" / "pan.mp4", frames=8, audio=False)
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    args = [f"--input={tmp_path / 'in'}/*", "--frames", "--seed=3", *FAST]
+    run([*args, f"--output={whole}", "--segment_frames=100"])
+    run([*args, f"--output={cut}", "--segment_frames=4", "--warmup=2"])
+    a = [np.asarray(Image.open(p)).astype(int) for p in sorted((whole / "pan_frames").glob("*.png"))]
+    b = [np.asarray(Image.open(p)).astype(int) for p in sorted((cut / "pan_frames").glob("*.png"))]
+    assert len(a) == len(b) == 8
+    for i in range(4):  # the first segment is dreamed exactly as the whole run
+        assert np.array_equal(a[i], b[i])
+    # The second segment starts warm from frames 2-3 dreamed again, not from the run's own:
+    # close to the one-run frames (the seam), far closer than an unrelated dream.
+    seam = [np.abs(a[i] - b[i]).mean() for i in range(4, 8)]
+    unrelated = np.abs(a[4] - a[0]).mean()
+    assert max(seam) < 0.5 * unrelated, (seam, unrelated)
+
+
+def test_a_killed_sequence_job_redoes_only_unfinished_segments(tmp_path):
+    (tmp_path / "in").mkdir()
+    write_video(tmp_path / "in" / "long.mp4", frames=24, audio=False)
+    out = tmp_path / "out"
+    args = [f"--input={tmp_path / 'in'}/*", f"--output={out}", "--segment_frames=3", "--warmup=1",
+            "--runner", "FnApiRunner", "--octaves", "2", "--iterations", "10", "--lease_seconds", "2"]
+    job = subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=ROOT, start_new_session=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    markers = out / ".deepdream" / "segments" / "long"
+    deadline = time.monotonic() + 240
+    while len(list(markers.glob("*.json"))) < 2 and time.monotonic() < deadline:
+        assert job.poll() is None, "the job ended before it could be killed"
+        time.sleep(0.05)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
+    done_before = len(list(markers.glob("*.json")))
+    assert 2 <= done_before < 8, "kill the job part-way"
+    time.sleep(2.5)  # the dead job's lease lapses
+    summary = run(args)
+    assert (summary.dreamed, summary.failed) == (1, 0)
+    (record,) = read_jsonl(out / "sequences.jsonl")
+    assert record["segments"] == 8 and record["segments_resumed"] == done_before
+    assert probe_video(str(out / "long.mp4"), 100, 1).frame_count == 24
+    assert not markers.exists()  # segment frames removed once the sequence is written
+
+
+def test_a_truncated_video_is_one_error_record_counting_its_frames(tmp_path):
+    (tmp_path / "in").mkdir()
+    # Matroska streams: cut anywhere, the frames before the cut still decode (an MP4 cut
+    # before its index at the end has none, a case the next tests cover).
+    data = write_video(tmp_path / "full.mkv", frames=30, audio=False).read_bytes()
+    (tmp_path / "in" / "cut.mkv").write_bytes(data[: len(data) * 2 // 3])
+    out = tmp_path / "out"
+    summary = run([f"--input={tmp_path / 'in'}/*", f"--output={out}", *FAST])
+    assert (summary.inputs, summary.dreamed, summary.failed) == (1, 0, 1)
+    (error,) = read_jsonl(out / "errors.jsonl")
+    assert error["uri"].endswith("cut.mkv") and error["stage"] == "probe"
+    assert "is truncated:" in error["message"] and "of the 30 frames" in error["message"], error["message"]
+
+
+@pytest.mark.parametrize("name,data,message", [
+    ("empty.mkv", b"", "no frames could be read"),
+    ("header_only.mkv", b"\x1aE\xdf\xa3" + b"\0" * 64, "no frames could be read"),
+    ("cut_before_index.mp4", None, "no frames could be read"),
+])
+def test_a_video_without_frames_is_a_clean_error(tmp_path, name, data, message):
+    (tmp_path / "in").mkdir()
+    if data is None:  # an MP4 whose index (at its end) was cut off
+        full = write_video(tmp_path / "full.mp4", frames=10, audio=False).read_bytes()
+        data = full[: len(full) // 2]
+    (tmp_path / "in" / name).write_bytes(data)
+    out = tmp_path / "out"
+    summary = run([f"--input={tmp_path / 'in'}/*", f"--output={out}", *FAST])
+    assert summary.failed == 1
+    (error,) = read_jsonl(out / "errors.jsonl")
+    assert error["stage"] == "probe" and message in error["message"] and "Traceback" not in error["message"]
+
+
+def test_too_many_frames_is_refused_before_decoding_them(tmp_path):
+    """A GIF of 100,000 one-pixel frames: refused as soon as --max_frames is passed."""
+    (tmp_path / "in").mkdir()
+    header = b"GIF89a\x01\x00\x01\x00\x80\x00\x00" + b"\xff\xff\xff\x00\x00\x00"
+    delay = b"\x21\xf9\x04\x00\x0a\x00\x00\x00"  # 100 ms
+    pixel = b"\x2c\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02\x44\x01\x00"
+    (tmp_path / "in" / "many.gif").write_bytes(header + (delay + pixel) * 100_000 + b"\x3b")
+    out = tmp_path / "out"
+    started = time.monotonic()
+    summary = run([f"--input={tmp_path / 'in'}/*", f"--output={out}", "--max_frames=50", *FAST])
+    assert summary.failed == 1 and time.monotonic() - started < 60
+    (error,) = read_jsonl(out / "errors.jsonl")
+    assert error["stage"] == "probe" and "more than 50 frames" in error["message"]
