@@ -51,7 +51,8 @@ class DreamOptions(PipelineOptions):
         parser.add_argument("--flow", default="dis", choices=FLOW_METHODS, help="Optical flow method.")
         parser.add_argument(
             "--sequence_iterations", type=int, default=None,
-            help="Steps per octave for frames after a sequence's first (default: the preset's).",
+            help="Steps per octave for frames after a sequence's first, which start from the "
+            "previous dream (default: half the preset's).",
         )
         parser.add_argument(
             "--max_frames", type=int, default=DEFAULT_MAX_FRAMES,

@@ -19,6 +19,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from PIL import Image
 
+from pipeline.report_sequences import sequence_card, sequence_thumbnails
 from transforms.fetch import read_bytes
 from transforms.imaging import decode_image
 from transforms.write import write_atomically
@@ -114,6 +115,7 @@ body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
 .card{border:1px solid #ccc;border-radius:6px;padding:8px;width:350px}
 .settings th{text-align:left;font-weight:500;background:#f6f6f6}
 .card img{width:160px;height:auto;background:#eee;min-height:40px}
+.frames img{width:104px}
 .name{font-weight:600;word-break:break-all} .small{font-size:12px;color:#555}
 table{border-collapse:collapse} td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}
 """
@@ -168,7 +170,7 @@ def _errors_table(errors: list[dict[str, Any]]) -> str:
         f"<td>{html.escape(e['error_type'])}</td><td>{html.escape(e['message'])}</td></tr>"
         for e in errors
     )
-    return f"<table><tr><th>input</th><th>step</th><th>error</th><th>message</th></tr>{rows}</table>"
+    return f"<table><tr><th>input</th><th>stage</th><th>error</th><th>message</th></tr>{rows}</table>"
 
 
 def _page_name(page: int) -> str:
@@ -181,6 +183,7 @@ def write_report(output_dir: str, allow_private_urls: bool = False) -> str:
     records = sorted(load_jsonl(FileSystems.join(output_dir, "metadata.jsonl")),
                      key=lambda r: r["input_uri"])
     errors = load_jsonl(FileSystems.join(output_dir, "errors.jsonl"))
+    sequences = _sequence_cards(output_dir)
     pages = max(1, -(-len(records) // PAGE_SIZE))
     settings = records[0] if records else {}
     for page in range(1, pages + 1):
@@ -200,13 +203,15 @@ def write_report(output_dir: str, allow_private_urls: bool = False) -> str:
             for p in range(1, pages + 1)
         )
         body = (
-            f"<h1>beam-deepdream report</h1><p>{len(records)} dreamed, {len(errors)} failed · "
+            f"<h1>beam-deepdream report</h1><p>{len(records)} images and {len(sequences)} sequences "
+            f"dreamed, {len(errors)} failed · "
             f"preset {html.escape(str(settings.get('preset', '-')))}, model "
             f"{html.escape(str(settings.get('model', '-')))}</p>"
             + (f"<details><summary>Settings (click to show)</summary>{settings_table(settings)}</details>"
                if settings else "")
             + f"<p>Pages: {nav}</p>"
             + (f"<h2>Errors</h2>{_errors_table(errors)}" if page == 1 else "")
+            + (f'<h2>Sequences</h2><div class="cards">{"".join(sequences)}</div>' if page == 1 and sequences else "")
             + f'<h2>Images</h2><div class="cards">{"".join(cards)}</div>'
         )
         document = (
@@ -216,6 +221,20 @@ def write_report(output_dir: str, allow_private_urls: bool = False) -> str:
         )
         write_atomically(FileSystems.join(output_dir, _page_name(page)), document.encode("utf-8"), output_dir)
     return FileSystems.join(output_dir, _page_name(1))
+
+
+def _sequence_cards(output_dir: str) -> list[str]:
+    """One card per sequence record, its frames and preview written to report_files/."""
+    cards = []
+    records = sorted(load_jsonl(FileSystems.join(output_dir, "sequences.jsonl")), key=lambda r: r["input_uri"])
+    for index, record in enumerate(records):
+        sources = {}
+        for key, data in sequence_thumbnails(record["output_uri"], THUMB_SIZE).items():
+            name = f"{FILES_DIR}/seq-{index}-{key}.{'webp' if key == 'preview' else 'jpg'}"
+            write_atomically(FileSystems.join(output_dir, name), data, output_dir)
+            sources[key] = name
+        cards.append(sequence_card(record, sources, link_from_report(record["output_uri"], output_dir)))
+    return cards
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-"""A hostile corpus: every input ends as exactly one dreamed image + record, or one error."""
+"""A hostile corpus: every input ends as exactly one dreamed image (or sequence) + record,
+or one error."""
 from __future__ import annotations
 
 import functools
@@ -51,7 +52,8 @@ def outcome(tmp_path_factory, http_root):
 
 def test_each_input_is_accounted_for_exactly_once(outcome):
     summary, expected, out = outcome
-    records, errors = read_jsonl(out / "metadata.jsonl"), read_jsonl(out / "errors.jsonl")
+    records = read_jsonl(out / "metadata.jsonl") + read_jsonl(out / "sequences.jsonl")
+    errors = read_jsonl(out / "errors.jsonl")
     seen = [r["input_uri"] for r in records] + [e["uri"] for e in errors]
     assert sorted(seen) == sorted(expected), "an input is missing or counted twice"
     actual = {r["input_uri"]: (DREAMED, None) for r in records}
@@ -91,8 +93,12 @@ def test_exif_rotation_and_animation(outcome):
     _, _, out = outcome
     by_name = {Path(r["input_uri"]).name: r for r in read_jsonl(out / "metadata.jsonl")}
     assert (by_name["rotated.jpg"]["width"], by_name["rotated.jpg"]["height"]) == (48, 64)
-    assert by_name["animated.gif"]["input_format"] == "GIF"
     assert by_name["I_16.png"]["input_mode"].startswith("I")
+    # An animation is a sequence now: every frame dreamed, an animated GIF back.
+    (animated,) = read_jsonl(out / "sequences.jsonl")
+    assert Path(animated["input_uri"]).name == "animated.gif" and animated["input_container"] == "GIF"
+    with Image.open(animated["output_uri"]) as image:
+        assert image.format == "GIF" and image.n_frames == 2
 
 
 def test_max_size_downscales_and_records_both_sizes(tmp_path):

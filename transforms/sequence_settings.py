@@ -16,7 +16,7 @@ class SequenceSettings:
     temporal: str = "flow"  # "none": every frame dreamed on its own
     blend: float = 0.5  # 0: independent frames; 1: the whole previous change carried over
     flow: str = "dis"  # OpenCV's DIS (fast, robust) or Farneback
-    warm_iterations: int | None = None  # steps per octave once warm; None: the preset's
+    warm_iterations: int | None = None  # steps per octave once warm; None: half the preset's
     max_frames: int = DEFAULT_MAX_FRAMES  # a longer sequence (after frame_step) is refused
     frame_step: int = 1  # dream every K-th frame
     segment_frames: int = DEFAULT_SEGMENT_FRAMES  # frames per segment dreamed in parallel

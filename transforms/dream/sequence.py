@@ -32,15 +32,18 @@ def dream_frames(
     warm_iterations: int | None = None,
 ) -> Iterator[DreamedFrame]:
     """(index, uint8 HxWx3 frame) in order -> DreamedFrame each. Frames after the first,
-    once warm, take `warm_iterations` steps per octave (None: params.iterations)."""
-    warm_params = params if warm_iterations is None else dataclasses.replace(params, iterations=warm_iterations)
+    once warm, take `warm_iterations` steps per octave (None: half of params.iterations:
+    the carried dream is most of the work, and a full ascent on top of it would deepen the
+    dream frame after frame). Every frame uses params.seed: the same jitter for all."""
+    if warm_iterations is None:
+        warm_iterations = max(1, params.iterations // 2)
+    warm_params = dataclasses.replace(params, iterations=warm_iterations)
     previous_input: np.ndarray | None = None
     previous_dream: np.ndarray | None = None
     for index, frame in frames:
         start, occluded = start_frame(previous_input, previous_dream, frame, temporal)
         warm = previous_dream is not None and temporal.temporal != "none" and temporal.blend > 0
-        # Seeded per frame, so a segment dreamed on its own matches the same frames of one run.
-        frame_params = dataclasses.replace(warm_params if warm else params, seed=params.seed + index)
+        frame_params = warm_params if warm else params
         result = dreamer.dream(start, frame_params)
         previous_input, previous_dream = frame, result.image
         yield DreamedFrame(index, result, occluded, warm)
