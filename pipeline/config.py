@@ -81,7 +81,7 @@ class JobConfig:
             sequence = SequenceSettings(
                 options.temporal, options.blend, options.flow, options.sequence_iterations,
                 options.max_frames, options.frame_step, options.segment_frames, options.warmup,
-                options.frames,
+                options.frames, options.zoom_frames, options.zoom_scale, options.zoom_format,
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc

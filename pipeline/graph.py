@@ -10,10 +10,12 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.config import JobConfig
 from transforms.decode import DecodeImage
 from transforms.dreaming import BatchSameSize, Dream, DreamBatch, DreamStage
-from transforms.frames import is_video
+from transforms.elements import ImageToDream, SequenceToDream
+from transforms.frames import is_video, zoom_info
 from transforms.parquet_schema import METADATA_SCHEMA, to_parquet_row
 from transforms.read import CheckPreset, FindInputs, ReadBytes
 from transforms.resume import DONE, SkipFinished, settings_key
+from transforms.sequence_settings import ZOOM_FPS, SequenceSettings
 from transforms.sequences import (
     SEQUENCES,
     DreamSegments,
@@ -108,7 +110,36 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
     decoded = split.ok | "Decode" >> beam.ParDo(
         DecodeImage(config.max_pixels, config.max_size)
     ).with_outputs(ERRORS, main="ok")
-    to_dream = decoded.ok
+    error_sets += [read[ERRORS], split[ERRORS], decoded[ERRORS]]
+    new_sequences = [split[SEQUENCES]]
+    if config.sequence.zoom_frames:  # every still becomes a zoom animation instead
+        new_sequences.append(decoded.ok | "ZoomFromStills" >> beam.Map(_zoom_of, config.sequence))
+        images = pipeline | "NoStills" >> beam.Create([])
+    else:
+        images = _dream_stills(decoded.ok, config, jobs, keys, error_sets)
+
+    sequences, sequence_errors = _sequences(
+        folders_or_videos, new_sequences | "NewSequences" >> beam.Flatten(pipeline=pipeline), config, jobs,
+        sequence_keys)
+    error_sets += sequence_errors
+
+    earlier = finished_earlier | "FinishedEarlier" >> beam.Flatten(pipeline=pipeline)
+    earlier_images, earlier_sequences = earlier | "ImagesOrSequences" >> beam.Partition(
+        _Split(lambda record: record.get("kind") != "sequence"), 2)
+    records = [images, earlier_images] | "AllRecords" >> beam.Flatten()
+    _write_image_records(records, config)
+    all_sequences = [sequences, earlier_sequences] | "AllSequenceRecords" >> beam.Flatten()
+    _write_jsonl(all_sequences, FileSystems.join(config.output, SEQUENCES_FILE), "SequenceRecords")
+    errors = error_sets | "CollectErrors" >> beam.Flatten(pipeline=pipeline)
+    _write_jsonl(errors, FileSystems.join(config.output, ERRORS_FILE), "Errors")
+
+
+def _dream_stills(
+    decoded: beam.PCollection, config: JobConfig, jobs: dict[str, dict[str, Any]], keys: dict[str, str],
+    error_sets: list[beam.PCollection],
+) -> beam.PCollection:
+    """Decoded images -> their records (errors added to error_sets)."""
+    to_dream = decoded
     stage: DreamStage
     if config.batch_size > 1:
         to_dream = to_dream | "BatchSameSize" >> BatchSameSize(config.batch_size)
@@ -119,20 +150,14 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
     written = dreamed.ok | "WriteImage" >> beam.ParDo(
         WriteDream(config.output, config.image_format, config.quality, jobs, keys)
     ).with_outputs(ERRORS, main="ok")
-    error_sets += [read[ERRORS], split[ERRORS], decoded[ERRORS], dreamed[ERRORS], written[ERRORS]]
+    error_sets += [dreamed[ERRORS], written[ERRORS]]
+    return written.ok
 
-    sequences, sequence_errors = _sequences(folders_or_videos, split[SEQUENCES], config, jobs, sequence_keys)
-    error_sets += sequence_errors
 
-    earlier = finished_earlier | "FinishedEarlier" >> beam.Flatten(pipeline=pipeline)
-    earlier_images, earlier_sequences = earlier | "ImagesOrSequences" >> beam.Partition(
-        _Split(lambda record: record.get("kind") != "sequence"), 2)
-    records = [written.ok, earlier_images] | "AllRecords" >> beam.Flatten()
-    _write_image_records(records, config)
-    all_sequences = [sequences, earlier_sequences] | "AllSequenceRecords" >> beam.Flatten()
-    _write_jsonl(all_sequences, FileSystems.join(config.output, SEQUENCES_FILE), "SequenceRecords")
-    errors = error_sets | "CollectErrors" >> beam.Flatten(pipeline=pipeline)
-    _write_jsonl(errors, FileSystems.join(config.output, ERRORS_FILE), "Errors")
+def _zoom_of(image: ImageToDream, settings: SequenceSettings) -> SequenceToDream:
+    height, width = image.rgb.shape[:2]
+    return SequenceToDream(image.source, zoom_info(width, height, settings.zoom_frames, settings.zoom_format,
+                                                   ZOOM_FPS))
 
 
 def _sequences(

@@ -23,6 +23,7 @@ from transforms.sequence_settings import (
     DEFAULT_WARMUP,
     FLOW_METHODS,
     TEMPORAL_MODES,
+    ZOOM_FORMATS,
 )
 
 
@@ -70,6 +71,16 @@ class DreamOptions(PipelineOptions):
         parser.add_argument(
             "--frames", action="store_true", default=False,
             help="Also write every dreamed frame of a sequence as a PNG (NAME_frames/).",
+        )
+        parser.add_argument(
+            "--zoom_frames", type=int, default=0,
+            help="Make every still a zoom of this many frames: each frame the previous one's "
+            "dream zoomed in by --zoom_scale and dreamed again (default 0: off).",
+        )
+        parser.add_argument("--zoom_scale", type=float, default=1.05, help="Zoom per frame (default 1.05).")
+        parser.add_argument(
+            "--zoom_format", default="mp4", choices=ZOOM_FORMATS,
+            help="A zoom as H.264 MP4 at 25 fps (default) or an animated WebP.",
         )
         parser.add_argument(
             "--input_list", action="append", default=None,

@@ -167,3 +167,18 @@ def test_too_many_frames_is_refused_before_decoding_them(tmp_path):
     assert summary.failed == 1 and time.monotonic() - started < 60
     (error,) = read_jsonl(out / "errors.jsonl")
     assert error["stage"] == "probe" and "more than 50 frames" in error["message"]
+
+
+def test_the_report_shows_a_sequence_by_its_frames_and_an_animated_preview(tmp_path):
+    from pipeline.report import write_report
+
+    (tmp_path / "in").mkdir()
+    write_video(tmp_path / "in" / "pan.mp4", frames=9, audio=False)
+    out = tmp_path / "out"
+    run([f"--input={tmp_path / 'in'}/*", f"--output={out}", *FAST])
+    page = Path(write_report(str(out))).read_text()
+    assert "<h2>Sequences</h2>" in page and "9 frames" in page and 'href="pan.mp4"' in page
+    with Image.open(out / "report_files" / "seq-0-preview.webp") as preview:
+        assert preview.n_frames == 9
+    for still in ("first", "middle", "last"):
+        Image.open(out / "report_files" / f"seq-0-{still}.jpg").load()

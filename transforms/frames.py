@@ -27,8 +27,8 @@ class SequenceError(ValueError):
 
 
 class SequenceInfo(NamedTuple):
-    kind: str  # "animation", "video" or "folder"
-    container: str  # GIF, WEBP, PNG, the video's container (mp4, mov, ...) or "frames"
+    kind: str  # "animation", "video", "folder" or "zoom" (made from a still)
+    container: str  # GIF, WEBP, PNG, the video's container (mp4, mov, ...), "frames", or a zoom's format
     frame_count: int  # frames to dream, after frame_step
     width: int
     height: int
@@ -149,6 +149,13 @@ def probe_video(uri: str, max_frames: int, frame_step: int) -> SequenceInfo:
         ) from exc
     kept = _check_count(count, uri, max_frames, frame_step)
     return SequenceInfo("video", name, kept, width, height, fps=fps, has_audio=has_audio)
+
+
+def zoom_info(width: int, height: int, frames: int, zoom_format: str, fps: int) -> SequenceInfo:
+    """What a zoom from a still (already within --max_size) will be."""
+    if zoom_format == "webp":
+        return SequenceInfo("zoom", "WEBP", frames, width, height, durations_ms=(1000 // fps,) * frames, loop=0)
+    return SequenceInfo("zoom", "mp4", frames, width, height, fps=float(fps))
 
 
 def probe_folder(folder: str, frame_uris: Sequence[str], max_frames: int, frame_step: int,

@@ -21,10 +21,15 @@ VIDEO_CODEC, VIDEO_SUFFIX = "libx264", ".mp4"
 ANIMATION_SUFFIX = {"GIF": ".gif", "WEBP": ".webp", "PNG": ".png"}
 
 
+def is_animated_image(info: SequenceInfo) -> bool:
+    """Written as an animated image (else as a video)."""
+    return info.kind == "animation" or (info.kind == "zoom" and info.container == "WEBP")
+
+
 def output_suffix(info: SequenceInfo) -> str:
-    if info.kind == "animation":
+    if is_animated_image(info):
         return ANIMATION_SUFFIX.get(info.container, ".webp")
-    return VIDEO_SUFFIX  # videos and frame folders
+    return VIDEO_SUFFIX  # videos, frame folders and zooms as mp4
 
 
 def write_animation(frames: Iterable[np.ndarray], info: SequenceInfo, path: str) -> None:

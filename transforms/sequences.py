@@ -25,6 +25,7 @@ from apache_beam.metrics import Metrics
 from transforms.dream.devices import describe_device
 from transforms.dream.sequence import dream_frames
 from transforms.dream.temporal import TemporalParams
+from transforms.dream.zoom import zoom_frames
 from transforms.dreaming import DreamStage
 from transforms.elements import DreamedSegment, ImageBytes, InputFile, Segment, SequenceToDream
 from transforms.fetch import read_bytes
@@ -37,12 +38,12 @@ from transforms.frames import (
     probe_video,
     read_frames,
 )
-from transforms.imaging import decode_image, encode_image
+from transforms.imaging import decode_image, encode_image, fit_within
 from transforms.naming import glob_prefix, output_stem
 from transforms.recipe import Recipe
 from transforms.records import error_record
 from transforms.resume import read_record, record_path
-from transforms.sequence_output import output_suffix, write_animation, write_video
+from transforms.sequence_output import is_animated_image, output_suffix, write_animation, write_video
 from transforms.sequence_settings import SequenceSettings
 from transforms.stages import ERRORS, METRICS_NAMESPACE, FallibleStage
 from transforms.write import publish_file, write_atomically
@@ -150,7 +151,11 @@ class FindFrameFolders(beam.PTransform):
 
 
 def plan_segments(sequence: SequenceToDream, segment_frames: int) -> list[Segment]:
+    """Segments of segment_frames frames; a zoom is one segment (each frame grows from the
+    one before, so it cannot start anywhere else; it resumes frame by frame instead)."""
     total = sequence.info.frame_count
+    if sequence.info.kind == "zoom":
+        segment_frames = total
     count = (total + segment_frames - 1) // segment_frames
     return [
         Segment(sequence.source, sequence.info, i, i * segment_frames, min(total, (i + 1) * segment_frames), count)
@@ -197,24 +202,33 @@ class DreamSegments(DreamStage):
         handler = self._handlers[source.recipe]
         dreamer = self._loaded.get(source.recipe)
         params = handler.params_for_size(element.info.height, element.info.width)
-        first = max(0, element.start - self._settings.warmup)
-        data = read_bytes(source.uri, self._max_bytes) if element.info.kind == "animation" else None
-        frames = read_frames(source.uri, element.info, first, element.stop, self._settings.frame_step,
-                             self._max_size, self._max_pixels, data)
-        records, device = [], ""
-        for dreamed in dream_frames(dreamer, frames, params, self._temporal, self._settings.warm_iterations):
+        records: list[dict] = []
+        device = ""
+        if element.info.kind == "zoom":
+            dreamed_frames = self._zoom(element, dreamer, params, records)
+        else:
+            first = max(0, element.start - self._settings.warmup)
+            data = read_bytes(source.uri, self._max_bytes) if element.info.kind == "animation" else None
+            frames = read_frames(source.uri, element.info, first, element.stop, self._settings.frame_step,
+                                 self._max_size, self._max_pixels, data)
+            dreamed_frames = dream_frames(dreamer, frames, params, self._temporal, self._settings.warm_iterations)
+        for dreamed in dreamed_frames:
             if dreamed.index < element.start:
                 continue  # warm-up: dreamed so the segment starts warm, then dropped
             image = encode_image(dreamed.result.image, "png")
             write_atomically(frame_path(self._output_dir, source.stem, element.number, dreamed.index), image,
                              self._output_dir)
             device = describe_device(dreamed.result.device)
-            records.append({
+            record = {
                 "frame": dreamed.index, "segment": element.number, "warm": dreamed.warm,
                 "occluded": round(dreamed.occluded, 4), "seconds": round(dreamed.result.seconds, 3),
                 "final_loss": dreamed.result.octaves[-1].losses[-1] if dreamed.result.octaves[-1].losses else None,
                 "losses": [octave.losses for octave in dreamed.result.octaves],
-            })
+            }
+            records.append(record)
+            if element.info.kind == "zoom":  # a zoom resumes frame by frame
+                write_atomically(frame_path(self._output_dir, source.stem, element.number, dreamed.index)[:-4]
+                                 + ".json", json.dumps(record).encode("utf-8"), self._output_dir)
         if len(records) != element.stop - element.start:
             raise SequenceError(f"{source.uri}: segment {element.number} ended after {len(records)} of "
                                 f"{element.stop - element.start} frames")
@@ -225,6 +239,28 @@ class DreamSegments(DreamStage):
                          json.dumps(marker_record).encode("utf-8"), self._output_dir)
         self._dreamed_segments.inc()
         yield DreamedSegment(element, tuple(records), False, device, worker)
+
+
+    def _zoom(self, element: Segment, dreamer: Any, params: Any, records: list[dict]) -> Iterator[Any]:
+        """The zoom's frames, from the first frame a killed run did not finish (`records`
+        gets the finished ones)."""
+        source = element.source
+        still = fit_within(decode_image(read_bytes(source.uri, self._max_bytes), self._max_pixels).rgb, self._max_size)
+        folder = segment_dir(self._output_dir, source.stem, element.number)
+        done = {}
+        for metadata in FileSystems.match([FileSystems.join(folder, "*.json")])[0].metadata_list:
+            record = read_record(metadata.path)
+            if record is not None:
+                done[record["frame"]] = record
+        start = 0
+        while start in done:
+            start += 1
+        records.extend(done[i] for i in range(start))
+        previous = None
+        if start:
+            previous = decode_image(read_bytes(frame_path(self._output_dir, source.stem, element.number, start - 1))).rgb
+        return zoom_frames(dreamer, still, params, element.stop, self._settings.zoom_scale,
+                           self._settings.warm_iterations, start, previous)
 
 
 class WriteSequences(FallibleStage):
@@ -325,7 +361,7 @@ class WriteSequences(FallibleStage):
                 yield rgb
 
         frames = measured(self._frames(stem, dreamed))
-        if info.kind == "animation":
+        if is_animated_image(info):
             write_animation(frames, info, local)
         else:
             first = next(frames)

@@ -1,0 +1,41 @@
+"""The zoom animation from a still: each frame is the previous frame's dream, zoomed in
+about its centre and dreamed again (google/deepdream's "falling into the dream" loop).
+No Beam here."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterator
+
+import numpy as np
+from PIL import Image
+
+from transforms.dream.engine import Dreamer
+from transforms.dream.params import DreamParams
+from transforms.dream.sequence import DreamedFrame
+
+
+def zoom_in(rgb: np.ndarray, scale: float) -> np.ndarray:
+    """The centre 1/scale of the image, resized back to its size (Lanczos)."""
+    height, width = rgb.shape[:2]
+    crop_w, crop_h = width / scale, height / scale
+    left, top = (width - crop_w) / 2, (height - crop_h) / 2
+    box = (left, top, left + crop_w, top + crop_h)
+    return np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.LANCZOS, box=box))
+
+
+def zoom_frames(
+    dreamer: Dreamer, still: np.ndarray, params: DreamParams, count: int, scale: float,
+    warm_iterations: int | None = None, start: int = 0, previous: np.ndarray | None = None,
+) -> Iterator[DreamedFrame]:
+    """Frames start..count-1 of the zoom: frame 0 dreams the still; frame k dreams frame
+    k-1's dream zoomed in by `scale`, with `warm_iterations` steps per octave (None: half
+    the preset's, as for other sequences). To resume at `start`, pass frame start-1's dream
+    as `previous`."""
+    if warm_iterations is None:
+        warm_iterations = max(1, params.iterations // 2)
+    warm_params = dataclasses.replace(params, iterations=warm_iterations)
+    frame = still if start == 0 or previous is None else zoom_in(previous, scale)
+    for index in range(start, count):
+        result = dreamer.dream(frame, params if index == 0 else warm_params)
+        yield DreamedFrame(index, result, 0.0, index > 0)
+        frame = zoom_in(result.image, scale)
