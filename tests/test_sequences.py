@@ -182,3 +182,61 @@ def test_the_report_shows_a_sequence_by_its_frames_and_an_animated_preview(tmp_p
         assert preview.n_frames == 9
     for still in ("first", "middle", "last"):
         Image.open(out / "report_files" / f"seq-0-{still}.jpg").load()
+
+
+@pytest.mark.parametrize("zoom_format,suffix", [("mp4", ".mp4"), ("webp", ".webp")])
+def test_a_still_becomes_a_zoom_into_its_dream(tmp_path, zoom_format, suffix):
+    (tmp_path / "in").mkdir()
+    Image.fromarray(scene(0)).save(tmp_path / "in" / "still.png")
+    out = tmp_path / "out"
+    summary = run([f"--input={tmp_path / 'in'}/*", f"--output={out}", "--zoom_frames=6", "--zoom_scale=1.1",
+                   f"--zoom_format={zoom_format}", "--frames", *FAST])
+    assert (summary.dreamed, summary.failed) == (1, 0)
+    (record,) = read_jsonl(out / "sequences.jsonl")
+    assert record["input_kind"] == "zoom" and record["frames"] == 6 and record["output_uri"].endswith(suffix)
+    frames = [np.asarray(Image.open(p)).astype(np.float32) for p in sorted((out / "still_frames").glob("*.png"))]
+    assert len(frames) == 6
+    # Each frame is the one before, zoomed in by 1.1 about the centre (then dreamed a little).
+    from transforms.dream.zoom import zoom_in
+
+    for before, after in zip(frames, frames[1:]):
+        zoomed = zoom_in(before.astype(np.uint8), 1.1).astype(np.float32)
+        assert np.abs(after - zoomed).mean() < np.abs(after - before).mean()
+    if zoom_format == "webp":
+        with Image.open(record["output_uri"]) as animation:
+            assert animation.n_frames == 6
+    else:
+        assert probe_video(record["output_uri"], 100, 1).fps == 25.0
+
+
+def test_a_killed_zoom_resumes_at_its_first_unfinished_frame(tmp_path):
+    (tmp_path / "in").mkdir()
+    Image.fromarray(scene(0)).save(tmp_path / "in" / "still.png")
+    out = tmp_path / "out"
+    args = [f"--input={tmp_path / 'in'}/*", f"--output={out}", "--zoom_frames=40", "--runner", "FnApiRunner",
+            "--octaves", "2", "--iterations", "6", "--lease_seconds", "2"]
+    job = subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=ROOT, start_new_session=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    frames = out / ".deepdream" / "segments" / "still" / "00000"
+    deadline = time.monotonic() + 240
+    while len(list(frames.glob("*.json"))) < 3 and time.monotonic() < deadline:
+        assert job.poll() is None, "the job ended before it could be killed"
+        time.sleep(0.05)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
+    done_before = len(list(frames.glob("*.json")))
+    assert 3 <= done_before < 40, "kill the job part-way"
+    import json
+
+    finished = {r["frame"]: r for r in (json.loads(p.read_text()) for p in frames.glob("*.json"))}
+    time.sleep(2.5)  # the dead job's lease lapses
+    summary = run(args)
+    assert (summary.dreamed, summary.failed) == (1, 0)
+    (record,) = read_jsonl(out / "sequences.jsonl")
+    rows = pq.read_table(out / "still.frames.parquet").to_pylist()
+    assert [r["frame"] for r in rows] == list(range(40)) and record["frames"] == 40
+    assert probe_video(record["output_uri"], 100, 1).frame_count == 40
+    # The finished frames were reused, not dreamed again: their recorded timings are the
+    # killed run's own, to the microsecond.
+    for frame, before in finished.items():
+        assert rows[frame]["seconds"] == before["seconds"] and rows[frame]["final_loss"] == before["final_loss"]
