@@ -15,7 +15,7 @@ from apache_beam.io.filesystems import FileSystems
 from transforms.fetch import is_local
 from transforms.write import TEMP_NAME
 
-SINK_FILES = ("metadata.jsonl", "metadata.parquet", "errors.jsonl")
+SINK_FILES = ("metadata.jsonl", "metadata.parquet", "sequences.jsonl", "errors.jsonl")
 _SINK_TEMP_DIR = re.compile(r"beam-temp-({})-[0-9a-f]{{32}}".format("|".join(map(re.escape, SINK_FILES))))
 
 
