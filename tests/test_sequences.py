@@ -28,16 +28,20 @@ def frames_of(path: Path) -> list[np.ndarray]:
     return [rgb for _, rgb in read_frames(str(path), info, 0, info.frame_count)]
 
 
-def test_an_animated_gif_comes_back_animated_with_its_timing(tmp_path):
+@pytest.mark.parametrize("name,container", [("wave.gif", "GIF"), ("wave.webp", "WEBP"), ("wave.png", "PNG")])
+def test_an_animation_comes_back_animated_with_its_timing(tmp_path, name, container):
     durations = [40, 50, 60, 70, 80]
     (tmp_path / "in").mkdir()
-    write_animation(tmp_path / "in" / "wave.gif", durations, loop=3)
+    write_animation(tmp_path / "in" / name, durations, loop=3)
     out = tmp_path / "out"
     summary = run([f"--input={tmp_path / 'in'}/*", f"--output={out}", "--segment_frames=2", *FAST])
     assert (summary.dreamed, summary.failed) == (1, 0)
-    with Image.open(out / "wave.gif") as dreamed:
-        assert dreamed.format == "GIF" and dreamed.n_frames == 5 and dreamed.info["loop"] == 3
-        assert [frame.info["duration"] for frame in ImageSequence.Iterator(dreamed)] == durations
+    with Image.open(out / name) as dreamed:
+        assert dreamed.format == container and dreamed.n_frames == 5 and dreamed.info["loop"] == 3
+        shown = [(frame.load(), frame.info["duration"])[1] for frame in ImageSequence.Iterator(dreamed)]
+        assert shown == durations
+        first = np.asarray(dreamed.convert("RGB")).astype(int)
+        assert np.abs(first - scene(0)).mean() > 2.0  # dreamed, not copied
     (record,) = read_jsonl(out / "sequences.jsonl")
     assert (record["frames"], record["segments"], record["durations_ms"]) == (5, 3, durations)
     rows = pq.read_table(out / "wave.frames.parquet").to_pylist()
@@ -77,23 +81,31 @@ def test_a_folder_of_frames_is_one_sequence_in_natural_order(tmp_path):
         assert int(np.argmin(distances)) == scene_frame
 
 
-def test_segments_give_the_frames_of_one_run_but_at_the_warm_up_seam(tmp_path):
+def _steps(frames: list[np.ndarray]) -> list[float]:
+    """Change from each frame to the next once the scene's known pan (2 pixels) is undone."""
+    return [float(np.abs(b[:, :-2] - a[:, 2:]).mean()) for a, b in zip(frames, frames[1:])]
+
+
+def test_segments_give_the_frames_of_one_run_but_at_the_cross_faded_joins(tmp_path):
     (tmp_path / "in").mkdir()
-    write_video(tmp_path / "in" / "pan.mp4", frames=8, audio=False)
+    write_video(tmp_path / "in" / "pan.mp4", frames=12, audio=False)
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     args = [f"--input={tmp_path / 'in'}/*", "--frames", "--seed=3", *FAST]
     run([*args, f"--output={whole}", "--segment_frames=100"])
-    run([*args, f"--output={cut}", "--segment_frames=4", "--warmup=2"])
+    run([*args, f"--output={cut}", "--segment_frames=6", "--warmup=3"])
     a = [np.asarray(Image.open(p)).astype(int) for p in sorted((whole / "pan_frames").glob("*.png"))]
     b = [np.asarray(Image.open(p)).astype(int) for p in sorted((cut / "pan_frames").glob("*.png"))]
-    assert len(a) == len(b) == 8
-    for i in range(4):  # the first segment is dreamed exactly as the whole run
+    assert len(a) == len(b) == 12
+    for i in range(3):  # before the join's fade, the first segment is the one run exactly
         assert np.array_equal(a[i], b[i])
-    # The second segment starts warm from frames 2-3 dreamed again, not from the run's own:
-    # close to the one-run frames (the seam), far closer than an unrelated dream.
-    seam = [np.abs(a[i] - b[i]).mean() for i in range(4, 8)]
-    unrelated = np.abs(a[4] - a[0]).mean()
-    assert max(seam) < 0.5 * unrelated, (seam, unrelated)
+    # Frames 3-5 fade into the second segment's warm-up dreams of them; from frame 6 on the
+    # second segment runs on its own. No step across the join is much larger than the
+    # steps of the one run (what a viewer would see as a cut).
+    steps_whole, steps_cut = _steps(a), _steps(b)
+    # Measured here: one run 3.1-3.6 levels per step; the join without warm-up 4.9, with 3
+    # warm-up frames cross-faded at most 3.3.
+    assert max(steps_cut[2:7]) < 1.2 * max(steps_whole), (steps_cut, steps_whole)
+    assert any(not np.array_equal(a[i], b[i]) for i in range(3, 12))  # it was really cut
 
 
 def test_a_killed_sequence_job_redoes_only_unfinished_segments(tmp_path):

@@ -71,3 +71,4 @@ class DreamedSegment(NamedTuple):
     device: str
     worker: str
     error: str | None = None  # why the segment failed ("ErrorType: message")
+    warm_frames: tuple[int, ...] = ()  # warm-up frames kept, to cross-fade into the segment before

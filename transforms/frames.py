@@ -92,6 +92,8 @@ def probe_animation(uri: str, data: bytes, max_frames: int, frame_step: int) -> 
             for count, frame in enumerate(ImageSequence.Iterator(image)):
                 if count >= limit:
                     raise _too_many(uri, max_frames, frame_step)
+                if container == "WEBP":  # WebP sets a frame's duration when it is loaded
+                    frame.load()
                 durations.append(int(frame.info.get("duration", 100) or 100))
     except SequenceError:
         raise

@@ -69,6 +69,11 @@ def frame_path(output_dir: str, stem: str, segment: int, frame: int) -> str:
     return FileSystems.join(segment_dir(output_dir, stem, segment), f"{frame:06d}.png")
 
 
+def warm_path(output_dir: str, stem: str, segment: int, frame: int) -> str:
+    """A warm-up frame: the segment's own dream of a frame the segment before it owns."""
+    return FileSystems.join(segment_dir(output_dir, stem, segment), f"warm-{frame:06d}.png")
+
+
 class SplitAnimations(FallibleStage):
     """ImageBytes -> the same, for stills; animated images go to SEQUENCES, probed."""
 
@@ -196,7 +201,8 @@ class DreamSegments(DreamStage):
         marker = read_record(segment_marker(self._output_dir, source.stem, element.number))
         if marker and marker.get("settings_key") == key and marker.get("stop") == element.stop:
             self._resumed.inc()
-            yield DreamedSegment(element, tuple(marker["frames"]), True, marker["device"], marker["worker"])
+            yield DreamedSegment(element, tuple(marker["frames"]), True, marker["device"], marker["worker"],
+                                 warm_frames=tuple(marker.get("warm_frames", ())))
             return
         assert self._loaded is not None, "setup() loads the models"
         handler = self._handlers[source.recipe]
@@ -212,10 +218,14 @@ class DreamSegments(DreamStage):
             frames = read_frames(source.uri, element.info, first, element.stop, self._settings.frame_step,
                                  self._max_size, self._max_pixels, data)
             dreamed_frames = dream_frames(dreamer, frames, params, self._temporal, self._settings.warm_iterations)
+        warm_frames: list[int] = []
         for dreamed in dreamed_frames:
-            if dreamed.index < element.start:
-                continue  # warm-up: dreamed so the segment starts warm, then dropped
             image = encode_image(dreamed.result.image, "png")
+            if dreamed.index < element.start:  # warm-up: kept only to cross-fade the join
+                write_atomically(warm_path(self._output_dir, source.stem, element.number, dreamed.index), image,
+                                 self._output_dir)
+                warm_frames.append(dreamed.index)
+                continue
             write_atomically(frame_path(self._output_dir, source.stem, element.number, dreamed.index), image,
                              self._output_dir)
             device = describe_device(dreamed.result.device)
@@ -234,11 +244,11 @@ class DreamSegments(DreamStage):
                                 f"{element.stop - element.start} frames")
         worker = self._loaded.worker
         marker_record = {"settings_key": key, "start": element.start, "stop": element.stop,
-                         "frames": records, "device": device, "worker": worker}
+                         "frames": records, "warm_frames": warm_frames, "device": device, "worker": worker}
         write_atomically(segment_marker(self._output_dir, source.stem, element.number),
                          json.dumps(marker_record).encode("utf-8"), self._output_dir)
         self._dreamed_segments.inc()
-        yield DreamedSegment(element, tuple(records), False, device, worker)
+        yield DreamedSegment(element, tuple(records), False, device, worker, warm_frames=tuple(warm_frames))
 
 
     def _zoom(self, element: Segment, dreamer: Any, params: Any, records: list[dict]) -> Iterator[Any]:
@@ -313,10 +323,6 @@ class WriteSequences(FallibleStage):
             local = os.path.join(scratch, "out" + output_suffix(info))
             change = self._encode(stem, dreamed, info, source, local)
             publish_file(local, path, self._output_dir)
-        if self._settings.keep_frames:
-            for d in dreamed:
-                for frame in d.frames:
-                    self._copy_frame(stem, d.segment.number, frame["frame"])
         rows_path = FileSystems.join(self._output_dir, stem + ".frames.parquet")
         _write_frame_rows(rows_path, source.uri, frames, self._output_dir)
         recipe = source.recipe
@@ -341,10 +347,26 @@ class WriteSequences(FallibleStage):
         yield record
 
     def _frames(self, stem: str, dreamed: list[DreamedSegment]) -> Iterator[np.ndarray]:
+        """The frames in order. Across each join, the earlier segment's last frames fade
+        into the later segment's warm-up dreams of them, so the join is spread over the
+        warm-up instead of showing as one jump."""
+        fade_to: dict[int, tuple[str, float]] = {}
+        for d in dreamed:
+            for k, warm in enumerate(d.warm_frames):
+                weight = (k + 1) / (len(d.warm_frames) + 1)
+                fade_to[warm] = (warm_path(self._output_dir, stem, d.segment.number, warm), weight)
         for d in dreamed:
             for frame in d.frames:
-                data = read_bytes(frame_path(self._output_dir, stem, d.segment.number, frame["frame"]))
-                yield decode_image(data).rgb
+                index = frame["frame"]
+                rgb = decode_image(read_bytes(frame_path(self._output_dir, stem, d.segment.number, index))).rgb
+                if index in fade_to:
+                    path, weight = fade_to[index]
+                    later = decode_image(read_bytes(path)).rgb.astype(np.float32)
+                    rgb = np.clip(np.rint((1 - weight) * rgb + weight * later), 0, 255).astype(np.uint8)
+                if self._settings.keep_frames:
+                    write_atomically(FileSystems.join(self._output_dir, f"{stem}_frames", f"{index:06d}.png"),
+                                     encode_image(rgb, "png"), self._output_dir)
+                yield rgb
 
     def _encode(self, stem: str, dreamed: list[DreamedSegment], info: SequenceInfo, source: InputFile,
                 local: str) -> float:
@@ -368,11 +390,6 @@ class WriteSequences(FallibleStage):
             sized = info._replace(width=first.shape[1], height=first.shape[0])  # after --max_size
             write_video(_chain(first, frames), sized, source.uri if info.kind == "video" else None, local)
         return round(float(np.mean(changes)), 3) if changes else 0.0
-
-    def _copy_frame(self, stem: str, segment: int, frame: int) -> None:
-        data = read_bytes(frame_path(self._output_dir, stem, segment, frame))
-        write_atomically(FileSystems.join(self._output_dir, f"{stem}_frames", f"{frame:06d}.png"), data,
-                         self._output_dir)
 
 
 def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
