@@ -4,9 +4,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -16,6 +13,7 @@ import pytest
 from PIL import Image
 
 from pipeline.run import main, run
+from tests.jobs import kill, start_job, wait_for
 
 FAST = ["--runner", "FnApiRunner", "--octaves", "1", "--iterations", "1"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,26 +131,6 @@ def test_an_output_the_credentials_may_not_write_stops_the_job(s3, tmp_path, cap
     assert code == 2 and len(err.splitlines()) == 1 and "not writable" in err
 
 
-def _start_job(args: list[str]) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=ROOT, env=env,
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def _wait_for(condition, job: subprocess.Popen, what: str, timeout_s: float = 240) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert job.poll() is None, f"the job ended before {what}: {job.stderr.read().decode()[-2000:]}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
-def _kill(job: subprocess.Popen) -> None:
-    os.killpg(job.pid, signal.SIGKILL)
-    job.wait()
-    job.stderr.close()
-
-
 def test_a_job_killed_in_a_bucket_resumes_without_duplicates(s3):
     bucket = new_bucket(s3)
     images = 8
@@ -160,9 +138,9 @@ def test_a_job_killed_in_a_bucket_resumes_without_duplicates(s3):
         s3.client().put_object(Bucket=bucket, Key=f"in/{i}.png", Body=png(i, (96, 128)))
     args = [f"--input=s3://{bucket}/in/*.png", f"--output=s3://{bucket}/out", "--runner=FnApiRunner",
             "--octaves=2", "--iterations=25", "--lease_seconds=2", *s3.options]
-    job = _start_job(args)
-    _wait_for(lambda: len(keys(s3, bucket, "out/.deepdream/records/")) >= 2, job, "two images were written")
-    _kill(job)
+    job = start_job(args)
+    wait_for(lambda: len(keys(s3, bucket, "out/.deepdream/records/")) >= 2, job, "two images were written")
+    kill(job)
     done_before = len(keys(s3, bucket, "out/.deepdream/records/"))
     assert done_before < images, "kill the job part-way"
     time.sleep(2.5)  # the dead job's lease lapses
@@ -192,15 +170,15 @@ def test_one_job_per_output(s3, tmp_path, capsys, caplog, store):
         lease_exists = (tmp_path / "out" / ".deepdream" / "lease.json").exists
     # A lease long enough to stay alive on a loaded 2-core machine, short enough to wait out.
     common = [f"--input={tmp_path}/*.png", f"--output={output}", "--lease_seconds=5", *s3.options]
-    first = _start_job([*common, "--runner=FnApiRunner", "--octaves=3", "--iterations=200"])
+    first = start_job([*common, "--runner=FnApiRunner", "--octaves=3", "--iterations=200"])
     try:
-        _wait_for(lease_exists, first, "the first job took the lease")
+        wait_for(lease_exists, first, "the first job took the lease")
         assert main([*common, *FAST]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1
         assert f"pid {first.pid}" in err and "--force" in err
     finally:
-        _kill(first)
+        kill(first)
     time.sleep(5.5)
     assert main([*common, *FAST]) == 0  # a lapsed lease needs no --force
     assert "took over the output from job 'beam-deepdream'" in caplog.text
@@ -210,11 +188,11 @@ def test_force_takes_a_live_lease_and_the_first_job_says_so(tmp_path, caplog):
     for i in range(2):
         Image.open(io.BytesIO(png(i, (96, 128)))).save(tmp_path / f"{i}.png")
     common = [f"--input={tmp_path}/*.png", f"--output={tmp_path / 'out'}", "--lease_seconds=5"]
-    first = _start_job([*common, "--runner=FnApiRunner", "--octaves=2", "--iterations=100"])
+    first = start_job([*common, "--runner=FnApiRunner", "--octaves=2", "--iterations=100"])
     lease = tmp_path / "out" / ".deepdream" / "lease.json"
-    _wait_for(lease.exists, first, "the first job took the lease")
+    wait_for(lease.exists, first, "the first job took the lease")
     assert main([*common, *FAST, "--force"]) == 0
-    assert f"took over the output from job 'beam-deepdream' on" in caplog.text
+    assert "took over the output from job 'beam-deepdream' on" in caplog.text
     assert "lease expires in" in caplog.text  # it was alive
     assert first.wait(240) == 1
     assert "another job took the output over" in first.stderr.read().decode()

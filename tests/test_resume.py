@@ -1,18 +1,15 @@
 """Kill a running job with SIGKILL, run it again: the output ends complete, nothing twice."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from tests.conftest import read_jsonl
 from pipeline.run import run
+from tests.conftest import read_jsonl
+from tests.jobs import kill, start_job, wait_for
 from transforms.resume import RECORDS_DIR
 
 IMAGES = 10
@@ -28,16 +25,10 @@ def test_a_killed_job_resumes_without_duplicates(tmp_path):
     out = tmp_path / "out"
     args = [f"--input={tmp_path}/*.png", f"--output={out}", *ARGS]
 
-    job = subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=ROOT,
-                           start_new_session=True, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+    job = start_job(args)
     records = out / RECORDS_DIR
-    deadline = time.monotonic() + 240
-    while len(list(records.glob("*.json"))) < 2 and time.monotonic() < deadline:
-        assert job.poll() is None, "the job ended before it could be killed"
-        time.sleep(0.05)
-    os.killpg(job.pid, signal.SIGKILL)
-    job.wait()
+    wait_for(lambda: len(list(records.glob("*.json"))) >= 2, job, "two images were done")
+    kill(job)
     finished_before = len(list(records.glob("*.json")))
     assert 2 <= finished_before < IMAGES, "kill the job part-way"
     assert not (out / "metadata.jsonl").exists()

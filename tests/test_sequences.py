@@ -2,10 +2,6 @@
 frame dreamed coherently; segments, resume and bad sequences."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +12,7 @@ from PIL import Image, ImageSequence
 
 from pipeline.run import run
 from tests.conftest import read_jsonl
+from tests.jobs import kill, start_job, wait_for
 from tests.media import scene, write_animation, write_frames, write_video
 from transforms.frames import probe_video, read_frames
 
@@ -114,15 +111,10 @@ def test_a_killed_sequence_job_redoes_only_unfinished_segments(tmp_path):
     out = tmp_path / "out"
     args = [f"--input={tmp_path / 'in'}/*", f"--output={out}", "--segment_frames=3", "--warmup=1",
             "--runner", "FnApiRunner", "--octaves", "2", "--iterations", "10", "--lease_seconds", "2"]
-    job = subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=ROOT, start_new_session=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    job = start_job(args)
     markers = out / ".deepdream" / "segments" / "long"
-    deadline = time.monotonic() + 240
-    while len(list(markers.glob("*.json"))) < 2 and time.monotonic() < deadline:
-        assert job.poll() is None, "the job ended before it could be killed"
-        time.sleep(0.05)
-    os.killpg(job.pid, signal.SIGKILL)
-    job.wait()
+    wait_for(lambda: len(list(markers.glob("*.json"))) >= 2, job, "two segments were done")
+    kill(job)
     done_before = len(list(markers.glob("*.json")))
     assert 2 <= done_before < 8, "kill the job part-way"
     time.sleep(2.5)  # the dead job's lease lapses
@@ -227,15 +219,10 @@ def test_a_killed_zoom_resumes_at_its_first_unfinished_frame(tmp_path):
     out = tmp_path / "out"
     args = [f"--input={tmp_path / 'in'}/*", f"--output={out}", "--zoom_frames=40", "--runner", "FnApiRunner",
             "--octaves", "2", "--iterations", "6", "--lease_seconds", "2"]
-    job = subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=ROOT, start_new_session=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    job = start_job(args)
     frames = out / ".deepdream" / "segments" / "still" / "00000"
-    deadline = time.monotonic() + 240
-    while len(list(frames.glob("*.json"))) < 3 and time.monotonic() < deadline:
-        assert job.poll() is None, "the job ended before it could be killed"
-        time.sleep(0.05)
-    os.killpg(job.pid, signal.SIGKILL)
-    job.wait()
+    wait_for(lambda: len(list(frames.glob("*.json"))) >= 3, job, "three frames were done")
+    kill(job)
     done_before = len(list(frames.glob("*.json")))
     assert 3 <= done_before < 40, "kill the job part-way"
     import json

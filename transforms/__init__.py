@@ -6,20 +6,15 @@ For use in any Beam pipeline: `transforms.DeepDream` (a PTransform) and
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from transforms.lazy import lazy_attributes
 
 _PUBLIC = {
-    "DeepDream": "transforms.deep_dream",
-    "DeepDreamOutputs": "transforms.deep_dream",
-    "DeepDreamModelHandler": "transforms.model_handler",
-    "Recipe": "transforms.recipe",
-    "make_recipe": "transforms.recipe",
+    "DeepDream": "deep_dream",
+    "DeepDreamOutputs": "deep_dream",
+    "DeepDreamModelHandler": "model_handler",
+    "Recipe": "recipe",
+    "make_recipe": "recipe",
 }
 __all__ = list(_PUBLIC)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'transforms' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _PUBLIC)

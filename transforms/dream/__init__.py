@@ -9,8 +9,7 @@ TensorFlow.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from transforms.lazy import lazy_attributes
 
 _EXPORTS = {
     "Dreamer": "engine",
@@ -34,8 +33,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_attributes(__name__, _EXPORTS)
