@@ -239,3 +239,16 @@ def test_a_killed_zoom_resumes_at_its_first_unfinished_frame(tmp_path):
     # killed run's own, to the microsecond.
     for frame, before in finished.items():
         assert rows[frame]["seconds"] == before["seconds"] and rows[frame]["final_loss"] == before["final_loss"]
+
+
+def test_frame_step_and_max_size_apply_to_every_frame(tmp_path):
+    (tmp_path / "in").mkdir()
+    write_animation(tmp_path / "in" / "wave.gif", [40, 50, 60, 70, 80])
+    write_video(tmp_path / "in" / "pan.mp4", frames=9, fps=12, audio=False)
+    out = tmp_path / "out"
+    run([f"--input={tmp_path / 'in'}/*", f"--output={out}", "--frame_step=2", "--max_size=48", *FAST])
+    with Image.open(out / "wave.gif") as dreamed:  # frames 0, 2, 4, each shown as long as the frames it stands for
+        shown = [(frame.load(), frame.info["duration"])[1] for frame in ImageSequence.Iterator(dreamed)]
+        assert shown == [90, 130, 80] and dreamed.size == (48, 32)
+    pan = probe_video(str(out / "pan.mp4"), 100, 1)
+    assert (pan.frame_count, pan.fps, pan.width, pan.height) == (5, 6.0, 48, 32)
