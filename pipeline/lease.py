@@ -8,7 +8,7 @@ renewing are compare-and-swap writes where the store has them:
 - s3://: conditional PUTs (If-None-Match: * to create, If-Match: ETag to renew or take over);
 - gs://: generation preconditions (if_generation_match);
 - any other Beam filesystem: write then read back, which two jobs starting in the same
-  instant could both pass (the README says so).
+  instant could both pass (docs/buckets-and-dataflow.md says so).
 """
 from __future__ import annotations
 

@@ -100,7 +100,7 @@ class DreamOptions(PipelineOptions):
             "--params", default=None,
             help="JSON or YAML file of settings (any option below by name, e.g. grad_norm, "
             "layers) and of more named presets under 'presets:'; options given on the "
-            "command line win. See README.",
+            "command line win. See docs/controls.md.",
         )
         parser.add_argument(
             "--model", default=None,
@@ -243,12 +243,12 @@ class DreamOptions(PipelineOptions):
         parser.add_argument(
             "--precision", default="float32", choices=PRECISIONS,
             help="Layers compute in float16/bfloat16 (GPU tensor cores), weights and the image "
-            "stay float32; see README for the tolerance.",
+            "stay float32; see docs/performance.md for the tolerance.",
         )
         parser.add_argument(
             "--jit", action="store_true", default=False,
             help="Compile each step's loss and gradient with XLA, once per image shape (slower "
-            "on CPUs; see README).",
+            "on CPUs; see docs/performance.md).",
         )
         parser.add_argument("--format", default="png", choices=sorted(FORMATS), help="Output image format.")
         parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (1-100).")
@@ -283,7 +283,7 @@ class DreamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--metadata_format", default="jsonl", choices=["jsonl", "parquet", "both"],
-            help="metadata.jsonl, metadata.parquet (fixed nested schema, see README) or both.",
+            help="metadata.jsonl, metadata.parquet (fixed nested schema, see docs/records.md) or both.",
         )
         parser.add_argument(
             "--report", action="store_true", default=False,

@@ -1,6 +1,6 @@
 """gs:// against a real GCS emulator (fake-gcs-server, started by the tests): what it
 supports. It lacks the upload and batch-rewrite calls Beam's GCS writes use, so writing an
-output under gs:// is covered only by the Dataflow dry run (see README)."""
+output under gs:// is covered only by the Dataflow dry run (see docs/buckets-and-dataflow.md)."""
 from __future__ import annotations
 
 import io

@@ -30,7 +30,7 @@ def fail_without_gpu() -> None:
         raise NoGpuError(
             "--require_gpu: TensorFlow sees no GPU on this worker. Check the container has "
             "tensorflow[and-cuda] and the job asks for an accelerator with "
-            "install-nvidia-driver (see the README's Dataflow section)."
+            "install-nvidia-driver (see docs/buckets-and-dataflow.md)."
         )
 
 
