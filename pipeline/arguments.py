@@ -91,10 +91,27 @@ def early_answer(args: Sequence[str]) -> int | None:
         options = PipelineOptions(complete_bare_flags(args)).view_as(DreamOptions)
         if not options.list_layers:
             check_job_options(options)
+            check_presets(options)
     except ConfigError as exc:
         print(f"beam-deepdream: error: {exc}", file=sys.stderr)
         return 2
     return None
+
+
+def check_presets(options: DreamOptions) -> None:
+    """Unknown presets, mistyped settings, a bad local params file: found before TensorFlow
+    loads. A params file elsewhere (a bucket) waits for the job's storage options."""
+    from pipeline.config import resolve_presets
+    from transforms.fetch import is_local
+
+    if options.params and not is_local(options.params):
+        return
+    try:
+        resolve_presets(options, complete=False)
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def check_job_options(options: DreamOptions) -> None:

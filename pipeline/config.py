@@ -196,8 +196,9 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def resolve_presets(options: DreamOptions) -> tuple[dict[str, Preset], Preset]:
-    """All named presets (built-in and the params file's) and the job's own preset."""
+def resolve_presets(options: DreamOptions, complete: bool = True) -> tuple[dict[str, Preset], Preset]:
+    """All named presets (built-in and the params file's) and the job's own preset; without
+    `complete`, as given (no model looked up: no Keras imported)."""
     file_settings = (
         load_params_file(options.params, options.allow_private_urls) if options.params else {}
     )
@@ -231,6 +232,8 @@ def resolve_presets(options: DreamOptions) -> tuple[dict[str, Preset], Preset]:
         raise ValueError(f"'preset' in --params must be a preset name, got {short_repr(base_name)}")
     base = get_preset(base_name, presets)
     preset = preset_from_settings(base.name, {"base": base.name, **overrides}, presets) if overrides else base
+    if not complete:
+        return {**presets, preset.name: preset}, preset
     presets = {name: complete_preset(p, options.preprocessing) for name, p in presets.items()}
     presets[preset.name] = complete_preset(preset, options.preprocessing)
     return presets, presets[preset.name]

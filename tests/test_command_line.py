@@ -32,6 +32,8 @@ def test_help_needs_no_tensorflow():
     (["--input=a.png", "--output=out", "--tile-size", "512"], "unknown option --tile-size; did you mean --tile_size?"),
     (["--input=a.png"], "--output is required"),
     (["--input=a.png", "--output=out", "--quality=0"], "--quality must be 1-100"),
+    (["--input=a.png", "--output=out", "--preset=vgg61"], "unknown preset 'vgg61'; valid: classic"),
+    (["--input=a.png", "--output=out", "--grad_norm=l2", "--step=-1"], "step must be > 0"),
 ])
 def test_option_mistakes_stop_without_tensorflow(tmp_path, args, message):
     done = subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, *args], capture_output=True,
