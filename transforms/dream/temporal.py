@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 
@@ -31,6 +30,8 @@ class TemporalParams:
 def dense_flow(source: np.ndarray, target: np.ndarray, method: str = "dis") -> np.ndarray:
     """HxWx2 float32 flow from `source` to `target` (uint8 RGB frames of one size): the pixel
     at (y, x) of source is at (y + flow[..., 1], x + flow[..., 0]) in target."""
+    import cv2  # OpenCV loads only in processes that dream sequences
+
     a = cv2.cvtColor(source, cv2.COLOR_RGB2GRAY)
     b = cv2.cvtColor(target, cv2.COLOR_RGB2GRAY)
     if method == "dis":
@@ -42,6 +43,8 @@ def dense_flow(source: np.ndarray, target: np.ndarray, method: str = "dis") -> n
 
 def _sample(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """image sampled at (x + flow_x, y + flow_y) for every pixel (bilinear, edges repeated)."""
+    import cv2
+
     height, width = flow.shape[:2]
     grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     return cv2.remap(image, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR,
