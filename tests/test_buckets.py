@@ -209,3 +209,32 @@ def test_worker_processes_reach_the_bucket_through_the_jobs_options(s3):
     records = jsonl(s3, bucket, "out/metadata.jsonl")
     assert summary.dreamed == len(records) == 4
     assert all(int(r["worker"].rsplit(":", 1)[1]) != os.getpid() for r in records)
+
+
+def test_sequences_in_a_bucket_stream_in_and_out(s3, tmp_path):
+    """A video and an animation under s3://, dreamed into s3://: the video opened through
+    Beam's seekable S3 reader (never downloaded whole by the job), segments and outputs
+    written there, nothing left behind."""
+    from tests.media import write_animation, write_video
+    from transforms.frames import probe_video
+
+    bucket = new_bucket(s3)
+    client = s3.client()
+    video = write_video(tmp_path / "pan.mp4", frames=8, audio=True).read_bytes()
+    animation = write_animation(tmp_path / "wave.gif", [40, 50, 60]).read_bytes()
+    client.put_object(Bucket=bucket, Key="clips/pan.mp4", Body=video)
+    client.put_object(Bucket=bucket, Key="clips/wave.gif", Body=animation)
+    summary = run([f"--input=s3://{bucket}/clips/*", f"--output=s3://{bucket}/out", "--segment_frames=3",
+                   *FAST, *s3.options])
+    assert (summary.dreamed, summary.failed) == (2, 0)
+    records = {r["input_uri"].rsplit("/", 1)[1]: r for r in jsonl(s3, bucket, "out/sequences.jsonl")}
+    assert records["pan.mp4"]["segments"] == 3 and records["pan.mp4"]["audio"] is True
+    written = keys(s3, bucket, "out/")
+    assert {"out/pan.mp4", "out/wave.gif", "out/pan.frames.parquet"} <= set(written)
+    assert not [k for k in written if k.startswith("out/.deepdream/segments/")]  # removed once written
+    local = tmp_path / "back.mp4"
+    local.write_bytes(client.get_object(Bucket=bucket, Key="out/pan.mp4")["Body"].read())
+    back = probe_video(str(local), 100, 1)
+    assert (back.frame_count, back.has_audio) == (8, True)
+    with Image.open(io.BytesIO(client.get_object(Bucket=bucket, Key="out/wave.gif")["Body"].read())) as gif:
+        assert gif.n_frames == 3
