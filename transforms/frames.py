@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import io
 import re
-from contextlib import contextmanager
-from typing import IO, Generator, Iterator, NamedTuple, Sequence
+from typing import Generator, Iterator, NamedTuple, Sequence
 
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 from PIL import Image, ImageSequence
 
-from transforms.fetch import is_local
+from transforms.fetch import is_local, read_bytes
 from transforms.imaging import _to_rgb, decode_image, fit_within
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v")
-ANIMATION_EXTENSIONS = (".gif", ".webp", ".png", ".apng")
 
 
 class SequenceError(ValueError):
@@ -43,22 +41,12 @@ def is_video(uri: str) -> bool:
     return uri.lower().endswith(VIDEO_EXTENSIONS)
 
 
-def may_be_animation(uri: str) -> bool:
-    return uri.lower().endswith(ANIMATION_EXTENSIONS)
-
-
 def natural_key(name: str) -> list:
     """'frame2' before 'frame10': digit runs compare as numbers."""
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
-@contextmanager
-def _opened(uri: str) -> Iterator[IO[bytes]]:
-    with FileSystems.open(uri) as stream:
-        yield stream
-
-
-def _check_count(count: int, uri: str, max_frames: int, frame_step: int) -> int:
+def _check_count(count: int, uri: str, frame_step: int) -> int:
     kept = (count + frame_step - 1) // frame_step
     if kept == 0:
         raise SequenceError(f"{uri} has no frames")
@@ -99,7 +87,7 @@ def probe_animation(uri: str, data: bytes, max_frames: int, frame_step: int) -> 
         raise
     except Exception as exc:  # truncated or corrupt frame data
         raise SequenceError(f"{uri}: animation cannot be read: {type(exc).__name__}: {exc}") from exc
-    kept = _check_count(len(durations), uri, max_frames, frame_step)
+    kept = _check_count(len(durations), uri, frame_step)
     # A kept frame shows for as long as the frames it stands for did.
     shown = tuple(sum(durations[i:i + frame_step]) for i in range(0, len(durations), frame_step))
     return SequenceInfo("animation", container, kept, width, height, durations_ms=shown, loop=loop)
@@ -149,7 +137,7 @@ def probe_video(uri: str, max_frames: int, frame_step: int) -> SequenceInfo:
         raise SequenceError(
             f"{uri}: video cannot be read ({type(exc).__name__}: {exc}); no frames could be read"
         ) from exc
-    kept = _check_count(count, uri, max_frames, frame_step)
+    kept = _check_count(count, uri, frame_step)
     return SequenceInfo("video", name, kept, width, height, fps=fps, has_audio=has_audio)
 
 
@@ -165,9 +153,8 @@ def probe_folder(folder: str, frame_uris: Sequence[str], max_frames: int, frame_
     ordered = tuple(sorted(frame_uris, key=lambda uri: natural_key(uri.rsplit("/", 1)[-1])))
     if len(ordered) > max_frames * frame_step:
         raise _too_many(folder, max_frames, frame_step)
-    kept = _check_count(len(ordered), folder, max_frames, frame_step)
-    with _opened(ordered[0]) as stream:
-        first = decode_image(stream.read(), max_pixels).rgb
+    kept = _check_count(len(ordered), folder, frame_step)
+    first = decode_image(read_bytes(ordered[0]), max_pixels).rgb
     return SequenceInfo("folder", "frames", kept, first.shape[1], first.shape[0], frame_uris=ordered)
 
 
@@ -182,8 +169,8 @@ def read_frames(
     """
     if info.kind == "folder":
         for index in range(start, min(stop, info.frame_count)):
-            with _opened(info.frame_uris[index * frame_step]) as stream:
-                yield index, fit_within(decode_image(stream.read(), max_pixels).rgb, max_size)
+            yield index, fit_within(decode_image(read_bytes(info.frame_uris[index * frame_step]), max_pixels).rgb,
+                                    max_size)
         return
     frames: Generator[tuple[int, np.ndarray], None, None] = (
         _animation_frames(uri, data) if info.kind == "animation" else _video_frames(uri))
@@ -211,8 +198,7 @@ def read_frames(
 
 def _animation_frames(uri: str, data: bytes | None) -> Generator[tuple[int, np.ndarray], None, None]:
     if data is None:
-        with _opened(uri) as stream:
-            data = stream.read()
+        data = read_bytes(uri)
     with Image.open(io.BytesIO(data)) as image:
         for index, frame in enumerate(ImageSequence.Iterator(image)):
             yield index, np.asarray(_to_rgb(frame.convert("RGBA") if frame.mode == "P" else frame), np.uint8)

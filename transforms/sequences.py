@@ -11,6 +11,7 @@ frames are removed.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
@@ -49,7 +50,6 @@ from transforms.stages import ERRORS, METRICS_NAMESPACE, FallibleStage
 from transforms.write import publish_file, write_atomically
 
 SEQUENCES = "sequences"  # output tag of inputs that are sequences
-FRAMES = "frames"  # output tag of per-frame rows
 SEGMENTS_DIR = ".deepdream/segments"
 
 
@@ -67,6 +67,11 @@ def segment_marker(output_dir: str, stem: str, index: int) -> str:
 
 def frame_path(output_dir: str, stem: str, segment: int, frame: int) -> str:
     return FileSystems.join(segment_dir(output_dir, stem, segment), f"{frame:06d}.png")
+
+
+def frame_record_path(output_dir: str, stem: str, segment: int, frame: int) -> str:
+    """A zoom frame's record, written after its PNG: a zoom resumes frame by frame."""
+    return FileSystems.join(segment_dir(output_dir, stem, segment), f"{frame:06d}.json")
 
 
 def warm_path(output_dir: str, stem: str, segment: int, frame: int) -> str:
@@ -237,8 +242,8 @@ class DreamSegments(DreamStage):
             }
             records.append(record)
             if element.info.kind == "zoom":  # a zoom resumes frame by frame
-                write_atomically(frame_path(self._output_dir, source.stem, element.number, dreamed.index)[:-4]
-                                 + ".json", json.dumps(record).encode("utf-8"), self._output_dir)
+                write_atomically(frame_record_path(self._output_dir, source.stem, element.number, dreamed.index),
+                                 json.dumps(record).encode("utf-8"), self._output_dir)
         if len(records) != element.stop - element.start:
             raise SequenceError(f"{source.uri}: segment {element.number} ended after {len(records)} of "
                                 f"{element.stop - element.start} frames")
@@ -249,7 +254,6 @@ class DreamSegments(DreamStage):
                          json.dumps(marker_record).encode("utf-8"), self._output_dir)
         self._dreamed_segments.inc()
         yield DreamedSegment(element, tuple(records), False, device, worker, warm_frames=tuple(warm_frames))
-
 
     def _zoom(self, element: Segment, dreamer: Any, params: Any, records: list[dict]) -> Iterator[Any]:
         """The zoom's frames, from the first frame a killed run did not finish (`records`
@@ -388,13 +392,8 @@ class WriteSequences(FallibleStage):
         else:
             first = next(frames)
             sized = info._replace(width=first.shape[1], height=first.shape[0])  # after --max_size
-            write_video(_chain(first, frames), sized, source.uri if info.kind == "video" else None, local)
+            write_video(itertools.chain([first], frames), sized, source.uri if info.kind == "video" else None, local)
         return round(float(np.mean(changes)), 3) if changes else 0.0
-
-
-def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    yield first
-    yield from rest
 
 
 def _write_frame_rows(path: str, sequence_uri: str, frames: list[dict], root: str) -> None:

@@ -24,6 +24,15 @@ class DreamedFrame:
     warm: bool  # started from the previous frame's dream
 
 
+def warm_settings(params: DreamParams, warm_iterations: int | None = None) -> DreamParams:
+    """The settings of a frame that starts from the previous frame's dream: `warm_iterations`
+    steps per octave, None meaning half of params.iterations (the carried dream is most of
+    the work; a full ascent on top of it would deepen the dream frame after frame)."""
+    if warm_iterations is None:
+        warm_iterations = max(1, params.iterations // 2)
+    return dataclasses.replace(params, iterations=warm_iterations)
+
+
 def dream_frames(
     dreamer: Dreamer,
     frames: Iterable[tuple[int, np.ndarray]],
@@ -32,12 +41,9 @@ def dream_frames(
     warm_iterations: int | None = None,
 ) -> Iterator[DreamedFrame]:
     """(index, uint8 HxWx3 frame) in order -> DreamedFrame each. Frames after the first,
-    once warm, take `warm_iterations` steps per octave (None: half of params.iterations:
-    the carried dream is most of the work, and a full ascent on top of it would deepen the
-    dream frame after frame). Every frame uses params.seed: the same jitter for all."""
-    if warm_iterations is None:
-        warm_iterations = max(1, params.iterations // 2)
-    warm_params = dataclasses.replace(params, iterations=warm_iterations)
+    once warm, take `warm_iterations` steps per octave (see `warm_settings`). Every frame uses
+    params.seed: the same jitter for all."""
+    warm_params = warm_settings(params, warm_iterations)
     previous_input: np.ndarray | None = None
     previous_dream: np.ndarray | None = None
     for index, frame in frames:

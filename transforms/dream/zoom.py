@@ -3,7 +3,6 @@ about its centre and dreamed again (google/deepdream's "falling into the dream" 
 No Beam here."""
 from __future__ import annotations
 
-import dataclasses
 from typing import Iterator
 
 import numpy as np
@@ -11,7 +10,7 @@ from PIL import Image
 
 from transforms.dream.engine import Dreamer
 from transforms.dream.params import DreamParams
-from transforms.dream.sequence import DreamedFrame
+from transforms.dream.sequence import DreamedFrame, warm_settings
 
 
 def zoom_in(rgb: np.ndarray, scale: float) -> np.ndarray:
@@ -28,12 +27,9 @@ def zoom_frames(
     warm_iterations: int | None = None, start: int = 0, previous: np.ndarray | None = None,
 ) -> Iterator[DreamedFrame]:
     """Frames start..count-1 of the zoom: frame 0 dreams the still; frame k dreams frame
-    k-1's dream zoomed in by `scale`, with `warm_iterations` steps per octave (None: half
-    the preset's, as for other sequences). To resume at `start`, pass frame start-1's dream
-    as `previous`."""
-    if warm_iterations is None:
-        warm_iterations = max(1, params.iterations // 2)
-    warm_params = dataclasses.replace(params, iterations=warm_iterations)
+    k-1's dream zoomed in by `scale`, warm as other sequences' frames are (sequence.warm_settings).
+    To resume at `start`, pass frame start-1's dream as `previous`."""
+    warm_params = warm_settings(params, warm_iterations)
     frame = still if start == 0 or previous is None else zoom_in(previous, scale)
     for index in range(start, count):
         result = dreamer.dream(frame, params if index == 0 else warm_params)
