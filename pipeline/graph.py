@@ -48,13 +48,13 @@ def _write_jsonl(records: beam.PCollection, path: str, label: str) -> None:
 
 
 class _Split(beam.PartitionFn):
-    """Partition 0 where `first(element)` holds, else 1."""
+    """Partition `part_of(element)`."""
 
-    def __init__(self, first: Callable[[Any], bool]) -> None:
-        self._first = first
+    def __init__(self, part_of: Callable[[Any], int]) -> None:
+        self._part_of = part_of
 
     def partition_for(self, element: Any, num_partitions: int, *args: Any, **kwargs: Any) -> int:
-        return 0 if self._first(element) else 1
+        return self._part_of(element)
 
 
 def _on_accelerator(dofn: beam.DoFn, config: JobConfig) -> beam.ParDo:
@@ -100,8 +100,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
     # Break fusion so that reading and dreaming spread over all workers.
     todo = inputs | "Reshuffle" >> beam.Reshuffle()
     # Videos are never read whole: they stream from their files, frame by frame.
-    folders_or_videos, others = todo | "SplitVideos" >> beam.Partition(
-        _Split(lambda f: f.folder or is_video(f.uri)), 2)
+    folders, videos, others = todo | "FoldersVideosOrFiles" >> beam.Partition(
+        _Split(lambda f: 0 if f.folder else 1 if is_video(f.uri) else 2), 3)
     read = others | "ReadBytes" >> beam.ParDo(
         ReadBytes(config.max_bytes, config.http_timeout, config.allow_private_urls)
     ).with_outputs(ERRORS, main="ok")
@@ -119,13 +119,13 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
         images = _dream_stills(decoded.ok, config, jobs, keys, error_sets)
 
     sequences, sequence_errors = _sequences(
-        folders_or_videos, new_sequences | "NewSequences" >> beam.Flatten(pipeline=pipeline), config, jobs,
+        folders, videos, new_sequences | "NewSequences" >> beam.Flatten(pipeline=pipeline), config, jobs,
         sequence_keys)
     error_sets += sequence_errors
 
     earlier = finished_earlier | "FinishedEarlier" >> beam.Flatten(pipeline=pipeline)
     earlier_images, earlier_sequences = earlier | "ImagesOrSequences" >> beam.Partition(
-        _Split(lambda record: record.get("kind") != "sequence"), 2)
+        _Split(lambda record: 1 if record.get("kind") == "sequence" else 0), 2)
     records = [images, earlier_images] | "AllRecords" >> beam.Flatten()
     _write_image_records(records, config)
     all_sequences = [sequences, earlier_sequences] | "AllSequenceRecords" >> beam.Flatten()
@@ -161,12 +161,10 @@ def _zoom_of(image: ImageToDream, settings: SequenceSettings) -> SequenceToDream
 
 
 def _sequences(
-    folders_or_videos: beam.PCollection, animations: beam.PCollection, config: JobConfig,
+    folders: beam.PCollection, videos: beam.PCollection, animations: beam.PCollection, config: JobConfig,
     jobs: dict[str, dict[str, Any]], sequence_keys: dict[str, str],
 ) -> tuple[beam.PCollection, list[beam.PCollection]]:
     """Sequences -> their records (and their error records)."""
-    folders, videos = folders_or_videos | "FoldersOrVideos" >> beam.Partition(
-        _Split(lambda f: f.folder), 2)
     probed_videos = videos | "ProbeVideo" >> beam.ParDo(ProbeVideo(config.sequence)).with_outputs(ERRORS, main="ok")
     probed_folders = folders | "ProbeFolder" >> beam.ParDo(
         ProbeFolder(config.sequence, config.max_pixels)).with_outputs(ERRORS, main="ok")
