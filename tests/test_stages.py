@@ -110,7 +110,7 @@ def test_dream_on_a_tiny_model_alone_and_batched(tiny_recipe, photo):
 
     def summary(dreamed: DreamedImage):
         changed = np.abs(dreamed.result.image.astype(int) - dreamed.decoded.rgb).mean() > 0.5
-        return dreamed.decoded.source.uri, dreamed.result.image.shape, changed, dreamed.tile_size
+        return dreamed.decoded.source.uri, dreamed.result.image.shape, changed, dreamed.result.tile_size
 
     expected = [("in/0.png", (200, 264, 3), True, 0), ("in/1.png", (200, 264, 3), True, 0)]
     with pipeline() as p:

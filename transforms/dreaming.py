@@ -90,14 +90,13 @@ class DreamStage(FallibleStage):
         loaded = self._loaded.take_uncounted()
         if loaded:
             self._models_loaded.inc(loaded)
-        tile_size = handler.params_for([e.rgb for e in images]).tile_size
         predictions = handler.run_inference([e.rgb for e in images], dreamer)
         for element, prediction in zip(images, predictions, strict=True):
             result = cast(DreamResult, prediction.inference)
             self._dream_ms.update(round(result.seconds * 1000))
             if result.octaves[-1].losses:
                 self._final_loss_milli.update(round(result.octaves[-1].losses[-1] * 1000))
-            yield DreamedImage(element, result, describe_device(result.device), self._loaded.worker, tile_size)
+            yield DreamedImage(element, result, describe_device(result.device), self._loaded.worker)
 
 
 class Dream(DreamStage):

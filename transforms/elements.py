@@ -44,7 +44,6 @@ class DreamedImage(NamedTuple):
     result: DreamResult
     device: str  # where the ascent ran, e.g. "GPU:0 (NVIDIA L4)" or "CPU:0"
     worker: str  # host:pid of the worker process that dreamed it
-    tile_size: int = 0  # tiles it was dreamed in (0: whole), automatic ones included
 
 
 class SequenceToDream(NamedTuple):

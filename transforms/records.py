@@ -31,7 +31,7 @@ def metadata_record(
         "dream_seconds": round(result.seconds, 3),
         "device": element.device,
         "worker": element.worker,
-        "tile_size": element.tile_size,
+        "tile_size": result.tile_size,
     }
 
 

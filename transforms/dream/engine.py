@@ -44,6 +44,7 @@ class DreamResult:
     octaves: list[OctaveRecord] = field(default_factory=list)
     seconds: float = 0.0
     device: str = ""  # where the ascent actually ran, e.g. "GPU:0" or "CPU:0"
+    tile_size: int = 0  # tiles it was dreamed in (0: whole), automatic ones included
 
     def octave_dicts(self) -> list[dict]:
         return [asdict(octave) for octave in self.octaves]
@@ -212,7 +213,7 @@ class Dreamer:
         device = dreamed.device.rsplit("device:", 1)[-1]  # ".../device:GPU:0" -> "GPU:0"
         seconds = (time.perf_counter() - started) / len(images)
         return [
-            DreamResult(self.preprocessing.deprocess(dreamed[b : b + 1]), octaves, seconds, device)
+            DreamResult(self.preprocessing.deprocess(dreamed[b : b + 1]), octaves, seconds, device, params.tile_size)
             for b, octaves in enumerate(records)
         ]
 
