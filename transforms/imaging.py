@@ -83,14 +83,20 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
     return DecodedImage(np.asarray(_to_rgb(upright), dtype=np.uint8), source_format, source_mode)
 
 
+def fitted_size(height: int, width: int, max_size: int | None) -> tuple[int, int]:
+    """(height, width) with the longer side at most max_size, the aspect kept."""
+    if max_size is None or max(height, width) <= max_size:
+        return height, width
+    scale = max_size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
 def fit_within(rgb: np.ndarray, max_size: int | None) -> np.ndarray:
     """Downscale (Lanczos) so the longer side is at most max_size; smaller images unchanged."""
-    height, width = rgb.shape[:2]
-    if max_size is None or max(height, width) <= max_size:
+    height, width = fitted_size(rgb.shape[0], rgb.shape[1], max_size)
+    if (height, width) == rgb.shape[:2]:
         return rgb
-    scale = max_size / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))
+    return np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.LANCZOS))
 
 
 def encode_image(rgb: np.ndarray, image_format: str = "png", quality: int = 95) -> bytes:

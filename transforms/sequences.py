@@ -39,7 +39,7 @@ from transforms.frames import (
     probe_video,
     read_frames,
 )
-from transforms.imaging import decode_image, encode_image, fit_within
+from transforms.imaging import decode_image, encode_image, fit_within, fitted_size
 from transforms.naming import glob_prefix, output_stem
 from transforms.recipe import Recipe
 from transforms.records import error_record
@@ -212,7 +212,8 @@ class DreamSegments(DreamStage):
         assert self._loaded is not None, "setup() loads the models"
         handler = self._handlers[source.recipe]
         dreamer = self._loaded.get(source.recipe)
-        params = handler.params_for_size(element.info.height, element.info.width)
+        # Tiles or not by the size the frames are dreamed at (after --max_size).
+        params = handler.params_for_size(*fitted_size(element.info.height, element.info.width, self._max_size))
         records: list[dict] = []
         device = ""
         if element.info.kind == "zoom":
