@@ -113,8 +113,12 @@ def test_keras_io_preset_matches_a_plain_keras_io_loop(random_inception, photo, 
     if eps is not None:
         assert np.abs(result.image.astype(int) - photo).mean() > 1.0  # it really dreamed
     assert [(o.height, o.width) for o in result.octaves] == [s for s, _ in expected_trace]
+    # With the negligible floor, mean-|g| normalisation amplifies float rounding, and
+    # CPUs round differently: losses agreed to 1e-5 with AVX-512 and to 3e-4 on an AVX2-only
+    # EPYC (measured), so 1e-3 holds on both; the image check below is the sharper one.
+    loss_rtol = 1e-4 if eps is None else 1e-3
     for octave, (_, expected_losses) in zip(result.octaves, expected_trace):
-        np.testing.assert_allclose(octave.losses, expected_losses, rtol=1e-4)
+        np.testing.assert_allclose(octave.losses, expected_losses, rtol=loss_rtol)
     diff = np.abs(result.image.astype(int) - expected_image.astype(int))
     assert diff.mean() < 0.5 and np.percentile(diff, 99) <= 3, (diff.mean(), diff.max())
 
