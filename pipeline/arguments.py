@@ -12,6 +12,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentP
 
 from pipeline.config import ConfigError
 from pipeline.options import DreamOptions
+from pipeline.runners.choice import DASK_REFUSAL, check_runner
 
 # Beam flags that take a value but that users write bare (Beam itself needs --dry_run=True).
 BARE_FLAGS = {"--dry_run": "--dry_run=True"}
@@ -68,6 +69,8 @@ def check_known_options(args: Sequence[str]) -> None:
         name = arg.split("=", 1)[0]
         if name in known:
             continue
+        if name.startswith("--dask_"):  # DaskOptions exist only where dask is installed
+            raise ConfigError(f"{name}: {DASK_REFUSAL}")
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]}?" if close else "; see --help"
         raise ConfigError(f"unknown option {name}{hint}")
@@ -88,9 +91,11 @@ def early_answer(args: Sequence[str]) -> int | None:
         return 0
     try:
         check_known_options(args)
-        options = PipelineOptions(complete_bare_flags(args)).view_as(DreamOptions)
+        pipeline_options = PipelineOptions(complete_bare_flags(args))
+        options = pipeline_options.view_as(DreamOptions)
         if not options.list_layers:
             check_job_options(options)
+            check_runner(pipeline_options)
             check_presets(options)
     except ConfigError as exc:
         print(f"beam-deepdream: error: {exc}", file=sys.stderr)

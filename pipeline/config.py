@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -69,6 +70,7 @@ class JobConfig:
     lease_seconds: float = 120.0
     sequence_folders: tuple[str, ...] = ()  # --sequence patterns: each matched folder is one
     sequence: SequenceSettings = SequenceSettings()
+    launch_folder: str | None = None  # relative local paths in manifests start here
 
     @classmethod
     def from_options(cls, options: DreamOptions) -> JobConfig:
@@ -114,6 +116,7 @@ class JobConfig:
             lease_seconds=options.lease_seconds,
             sequence_folders=tuple(options.sequence or ()),
             sequence=sequence,
+            launch_folder=os.getcwd(),
         )
 
     @property

@@ -78,7 +78,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
     error_sets: list[beam.PCollection] = []
 
     if config.inputs or config.input_lists:
-        found = pipeline | "FindInputs" >> FindInputs(config.inputs, config.input_lists)
+        found = pipeline | "FindInputs" >> FindInputs(config.inputs, config.input_lists, config.launch_folder)
         # A manifest row may name its own preset; unknown names become error records here.
         checked_presets = found["ok"] | "CheckPreset" >> beam.ParDo(
             CheckPreset(config.presets, config.preset.name)

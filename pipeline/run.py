@@ -16,21 +16,25 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
     TestOptions,
 )
+from apache_beam.runners.runner import PipelineState
 
 from pipeline.arguments import complete_bare_flags, early_answer, is_dry_run
 from pipeline.cleanup import remove_stale_temporaries
-from pipeline.config import ConfigError, JobConfig
+from pipeline.config import ConfigError, JobConfig, one_line
 from pipeline.empty_results import write_empty_results
-from pipeline.graph import build_pipeline
-from pipeline.lease import LeaseLostError, OutputLease, OutputLockedError, lease_store
+from pipeline.graph import ERRORS_FILE, METADATA_FILE, METADATA_PARQUET, SEQUENCES_FILE, build_pipeline
+from pipeline.lease import LEASE_FILE, LeaseLostError, OutputLease, OutputLockedError, lease_store
 from pipeline.local_workers import options_for_local_workers
 from pipeline.model_checks import check_models, list_layers
 from pipeline.options import DreamOptions
 from pipeline.output_checks import check_output_writable
 from pipeline.progress import ProgressLine
 from pipeline.report import write_report
+from pipeline.runners.choice import check_runner, runner_name
+from pipeline.runners.paths import make_local_paths_absolute
+from pipeline.runners.worker_options import carry_filesystem_options
 from pipeline.s3 import check_s3_access
-from pipeline.summary import JobSummary, summarize
+from pipeline.summary import JobSummary, summarize, summary_from_output
 from transforms.dream.presets import get_preset
 from transforms.fetch import is_local
 from transforms.read import NoInputsError, check_inputs_exist
@@ -39,6 +43,10 @@ from transforms.read import NoInputsError, check_inputs_exist
 START_ERRORS: tuple[type[Exception], ...] = (
     ConfigError, NoInputsError, FileNotFoundError, OutputLockedError,
 )
+
+
+class JobFailedError(RuntimeError):
+    """The runner ended the job before it finished (a worker lost, a runner error)."""
 
 
 def _job_name(options: PipelineOptions) -> str:
@@ -55,7 +63,11 @@ def run(
     # Every filesystem call of the launcher (checks, lease, cleanup, report) uses the job's
     # options (S3 endpoint and keys, GCP project, ...); workers get them from the runner.
     FileSystems.set_options(pipeline_options)
-    config = JobConfig.from_options(pipeline_options.view_as(DreamOptions))
+    check_runner(pipeline_options)
+    dream_options = pipeline_options.view_as(DreamOptions)
+    # In place: the options the workers receive name the same files as the launcher sees.
+    make_local_paths_absolute(dream_options)
+    config = JobConfig.from_options(dream_options)
     # A dry run (--dry_run) only builds the job: it may not touch the inputs or outputs.
     dry_run = is_dry_run(pipeline_options.view_as(TestOptions).dry_run)
     if dry_run:
@@ -67,13 +79,15 @@ def run(
     lease = OutputLease(lease_store(config.output, pipeline_options), config.lease_seconds,
                         _job_name(pipeline_options))
     lease.acquire(force=config.force)
+    # The storage's own clock at the start: result files older than this are an earlier run's.
+    started = FileSystems.last_updated(FileSystems.join(config.output, LEASE_FILE))
     try:
         if lease.took_over is not None:
             logging.warning("took over the output from %s", lease.took_over.describe())
         removed = remove_stale_temporaries(config.output)
         if removed:
             logging.warning("removed %d temporary files left by an interrupted run", removed)
-        summary = _run_pipeline(pipeline_options, config, save_main_session, test_pipeline, matched)
+        summary = _run_pipeline(pipeline_options, config, save_main_session, test_pipeline, matched, started)
     finally:
         lease.release()
     if lease.lost is not None:
@@ -107,21 +121,34 @@ def _dry_run(
 
 def _run_pipeline(
     pipeline_options: PipelineOptions, config: JobConfig, save_main_session: bool,
-    test_pipeline: beam.Pipeline | None, matched: int,
+    test_pipeline: beam.Pipeline | None, matched: int, started: float,
 ) -> JobSummary:
     # The package is installed on workers (--setup_file), so __main__ need not be pickled.
     pipeline_options.view_as(SetupOptions).save_main_session = save_main_session
 
     pipeline = test_pipeline or beam.Pipeline(options=pipeline_options)
     build_pipeline(pipeline, config)
-    started = time.perf_counter()
+    carry_filesystem_options(pipeline, pipeline_options)
+    clock = time.perf_counter()
     # A live line on a terminal, for local outputs (the records it counts are local files).
     show_progress = sys.stderr.isatty() and is_local(config.output)
     progress = ProgressLine(config.output, None if config.input_lists else matched) if show_progress else nullcontext()
     with progress, options_for_local_workers(pipeline_options):
-        result = pipeline.run()
-        result.wait_until_finish()
-    summary = summarize(result, time.perf_counter() - started, config.max_failure_ratio)
+        try:
+            result = pipeline.run()
+            state = result.wait_until_finish()
+        except Exception as exc:  # the runner's own failure, not an input's (those are records)
+            raise JobFailedError(_failure(pipeline_options, _cause(exc))) from exc
+    if state is not None and state != PipelineState.DONE:
+        raise JobFailedError(_failure(pipeline_options, f"it ended {state}"))
+    seconds = time.perf_counter() - clock
+    summary = summarize(result, seconds, config.max_failure_ratio)
+    if not summary.counters:  # a runner that reports no counters: count what was written
+        summary = summary_from_output(
+            config.output, started, seconds, config.max_failure_ratio,
+            METADATA_FILE if config.metadata_format != "parquet" else METADATA_PARQUET,
+            SEQUENCES_FILE, ERRORS_FILE,
+        )
     write_empty_results(config, summary, pipeline_options)
     print(summary.line())
     if config.report:
@@ -129,10 +156,31 @@ def _run_pipeline(
     return summary
 
 
+def _cause(exc: Exception) -> str:
+    """A runner's failure as one line: the last line of a worker's traceback, if it sent one."""
+    text = str(exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return one_line(Exception(lines[-1])) if "Traceback" in text and lines else one_line(exc)
+
+
+class _NoRelayedJobMessages(logging.Filter):
+    """A portable runner relays the job service's log (workers' tracebacks included) to the
+    launcher's root logger; a failed job is reported as one line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.module == "portable_runner" and record.funcName == "read_messages")
+
+
+def _failure(options: PipelineOptions, reason: str) -> str:
+    return (f"the job failed on {runner_name(options)}: {reason}; what it finished is kept: "
+            "run the same command to dream the rest")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry: 0 when the job ran, 1 when too many inputs failed (see
     --max_failure_ratio; by default only when all did), 2 when it could not start."""
     logging.getLogger().setLevel(logging.WARNING)
+    logging.getLogger().addFilter(_NoRelayedJobMessages())  # relayed to the root logger itself
     # Empty sinks are skipped on purpose (see pipeline/empty_results.py): not news to a user.
     logging.getLogger("apache_beam.io.filebasedsink").setLevel(logging.ERROR)
     args = sys.argv[1:] if argv is None else list(argv)
@@ -155,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except START_ERRORS as exc:
         print(f"beam-deepdream: error: {exc}", file=sys.stderr)
         return 2
-    except LeaseLostError as exc:
+    except (LeaseLostError, JobFailedError) as exc:
         print(f"beam-deepdream: error: {exc}", file=sys.stderr)
         return 1
     return 1 if summary.failed_too_often() else 0

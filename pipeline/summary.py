@@ -1,12 +1,20 @@
-"""The end-of-job summary, read back from the job's Beam counters."""
+"""The end-of-job summary: read back from the job's Beam counters, or, on a runner that
+reports none, counted from what the job left in the output."""
 from __future__ import annotations
 
+import io
+import json
+import posixpath
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any, Iterator
 
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.runners.runner import PipelineResult
 
+from transforms.resume import RECORDS_DIR, record_path
 from transforms.stages import METRICS_NAMESPACE
 
 STAGES = ("manifest", "preset", "read", "probe", "decode", "dream", "write")
@@ -19,6 +27,7 @@ class JobSummary:
     max_failure_ratio: float | None = None  # None: fail only when every input failed
     # name -> (count, sum, min, max) of each Beam distribution, e.g. dream_ms
     distributions: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
+    from_output: bool = False  # counted from the output's files, not from Beam's counters
 
     @property
     def mean_dream_seconds(self) -> float | None:
@@ -44,6 +53,10 @@ class JobSummary:
     def inputs(self) -> int:
         return self.count("inputs")
 
+    @property
+    def sequences(self) -> int:
+        return self.count("sequences_written") + self.count("sequences_skipped")
+
     def failed_too_often(self) -> bool:
         if self.max_failure_ratio is None:
             return self.failed > 0 and self.dreamed + self.skipped == 0
@@ -59,6 +72,7 @@ class JobSummary:
             f"{self.failed} failed{f' ({by_stage})' if by_stage else ''} "
             f"of {self.inputs} inputs in {self.seconds:.1f} s"
             + (f" ({per_image:.2f} s per dream)" if per_image is not None else "")
+            + ("; counted from the output: the runner reported no counters" if self.from_output else "")
         )
 
 
@@ -81,3 +95,57 @@ def summarize(result: PipelineResult, seconds: float, max_failure_ratio: float |
 
 def _value(metric):
     return metric.committed if metric.committed is not None else metric.attempted
+
+
+def summary_from_output(
+    output: str, started: float, seconds: float, max_failure_ratio: float | None,
+    metadata_file: str, sequences_file: str, errors_file: str,
+) -> JobSummary:
+    """What the job left in `output`, for a runner whose result has no counters.
+
+    `started` is the storage's own clock when the job began (the lease's time): result
+    files older than that are an earlier run's, and an input whose record is newer was
+    dreamed now, one whose record is older was done before.
+    """
+    fresh_records = {
+        meta.path for meta in _listing(FileSystems.join(output, RECORDS_DIR, "**"))
+        if meta.last_updated_in_seconds >= started
+    }
+    counters: Counter[str] = Counter()
+    for kind, file in (("images", metadata_file), ("sequences", sequences_file)):
+        for record in _fresh_records(FileSystems.join(output, file), started):
+            dreamed_now = _record_of(output, record) in fresh_records
+            counters["written" if dreamed_now else "skipped"] += 1
+            if kind == "sequences":
+                counters["sequences_written" if dreamed_now else "sequences_skipped"] += 1
+    for error in _fresh_records(FileSystems.join(output, errors_file), started):
+        counters["failed"] += 1
+        counters[f"failed_{error.get('stage')}"] += 1
+    counters["inputs"] = counters["written"] + counters["skipped"] + counters["failed"]
+    return JobSummary(dict(counters), seconds, max_failure_ratio, from_output=True)
+
+
+def _listing(pattern: str) -> list[Any]:
+    return FileSystems.match([pattern])[0].metadata_list
+
+
+def _fresh_records(uri: str, started: float) -> Iterator[dict[str, Any]]:
+    """The records in a result file this run wrote (none if it is missing or older)."""
+    found = _listing(uri)
+    if not found or found[0].last_updated_in_seconds < started:
+        return
+    with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        if uri.endswith(".parquet"):
+            import pyarrow.parquet as pq
+
+            yield from pq.read_table(f, columns=["output_uri"]).to_pylist()
+            return
+        for line in io.TextIOWrapper(f, encoding="utf-8"):  # streamed: a line at a time
+            if line.strip():
+                yield json.loads(line)
+
+
+def _record_of(output: str, record: dict[str, Any]) -> str:
+    """The record file of a dreamed output: OUT/a/b.png -> OUT/.deepdream/records/a/b.json."""
+    relative = record["output_uri"][len(output.rstrip("/")) + 1:]
+    return record_path(output, posixpath.splitext(relative)[0])

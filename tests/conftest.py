@@ -60,3 +60,13 @@ def s3():
 
     with s3_server() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def portable(tmp_path_factory):
+    """Beam's job service and SDK worker pool for the whole session, started in a folder of
+    their own: the protocol Flink, Spark and Dataflow Runner v2 run Python with."""
+    from tests.servers import job_service
+
+    with job_service(str(tmp_path_factory.mktemp("job-service"))) as service:
+        yield service

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -146,3 +148,78 @@ def trickle(interval_s: float) -> Handler:
                 time.sleep(interval_s)
 
     return handle
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, what: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start") from None
+            time.sleep(0.2)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop a service and the processes it started (its own process group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+@dataclass(frozen=True)
+class WorkerPool:
+    """Beam's SDK worker pool: starts a separate SDK harness process for each job."""
+
+    port: int
+    process: subprocess.Popen
+
+
+@contextlib.contextmanager
+def worker_pool(folder: str) -> Iterator[WorkerPool]:
+    """Beam's worker pool as a process group started in `folder` (not the launcher's), with
+    this Python first on PATH (it starts workers with the `python` it finds) and nothing of
+    the job's options in its environment."""
+    port = free_port()
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
+    env = {k: v for k, v in env.items() if not k.startswith(("AWS_", "PIPELINE_OPTIONS"))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main", f"--service_port={port}"],
+        cwd=folder, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(port, process, "Beam's worker pool")
+        yield WorkerPool(port, process)
+    finally:
+        _stop(process)
+
+
+@dataclass(frozen=True)
+class JobService:
+    """Beam's local job service, the protocol Flink's and Spark's job servers speak."""
+
+    port: int
+    pool: WorkerPool
+
+    def options(self, pool: WorkerPool | None = None) -> list[str]:
+        """The job's flags to run on this service with SDK workers from `pool`."""
+        return ["--runner=PortableRunner", f"--job_endpoint=localhost:{self.port}",
+                "--environment_type=EXTERNAL", f"--environment_config=localhost:{(pool or self.pool).port}"]
+
+
+@contextlib.contextmanager
+def job_service(folder: str) -> Iterator[JobService]:
+    """The job service and a worker pool, both started in `folder`, always stopped."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "apache_beam.runners.portability.local_job_service_main", f"--port={port}"],
+        cwd=folder, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(port, process, "Beam's job service")
+        with worker_pool(folder) as pool:
+            yield JobService(port, pool)
+    finally:
+        _stop(process)

@@ -1,6 +1,9 @@
 """The real Dataflow job, built offline with --dry_run: no credentials, no network."""
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -9,6 +12,7 @@ from pipeline.run import run
 
 apiclient = pytest.importorskip("apache_beam.runners.dataflow.internal.apiclient")
 
+ROOT = Path(__file__).resolve().parent.parent
 IMAGE = "us-docker.pkg.dev/my-project/deepdream/worker:0.1"
 L4 = "type:nvidia-l4;count:1;install-nvidia-driver"
 DATAFLOW = [
@@ -76,3 +80,25 @@ def test_batched_mixed_precision_job_builds():
     assert any(n.startswith("BatchSameSize/GroupIntoBatches") for n in names)
     dream = dream_transform(job.proto_pipeline)
     assert dream.environment_id
+
+
+def test_the_package_is_staged_with_setup_file():
+    """--setup_file: the request carries this package, built for the workers to install."""
+    job = build_job([f"--dream_accelerator={L4}", f"--setup_file={ROOT / 'setup.py'}"])
+    environment = job.proto_pipeline.components.environments[dream_transform(job.proto_pipeline).environment_id]
+    staged = [d.role_payload for d in environment.dependencies]
+    assert any(b"workflow.tar.gz" in payload for payload in staged), staged
+    assert IMAGE.encode() in environment.payload
+    assert environment.resource_hints["beam:resources:accelerator:v1"] == L4.encode()
+
+
+def test_the_worker_container_pins_what_setup_py_pins():
+    """The Dockerfile's Beam image and TensorFlow are the versions setup.py installs."""
+    setup = (ROOT / "setup.py").read_text()
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    beam_version = re.search(r'"apache-beam\[aws\]==([\d.]+)"', setup)[1]
+    tensorflow = re.search(r'"tensorflow==([\d.*]+)"', setup)[1]
+    python = re.search(r'python_requires=">=([\d.]+)"', setup)[1]
+    assert re.search(rf"^FROM apache/beam_python{re.escape(python)}_sdk:{re.escape(beam_version)}$",
+                     dockerfile, re.MULTILINE), "the container's Beam image differs from setup.py"
+    assert f"'tensorflow[and-cuda]=={tensorflow}'" in dockerfile, "the container's TensorFlow differs"

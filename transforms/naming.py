@@ -27,6 +27,11 @@ _RESERVED_TOP = "beam-temp-"
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 
+def has_scheme(uri: str) -> bool:
+    """gs://..., s3://..., http://...: not a path on this machine."""
+    return bool(_SCHEME.match(uri))
+
+
 def normalize_local(uri: str) -> str:
     """'in/./a.png' and 'in//a.png' are 'in/a.png': one input, dreamed once. URIs with a
     scheme (gs://, s3://, http://) are kept as given."""

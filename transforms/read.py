@@ -1,6 +1,7 @@
 """Find the inputs (patterns and manifests), name their outputs, and read their bytes."""
 from __future__ import annotations
 
+import os
 import re
 from typing import Iterable, Sequence
 
@@ -12,7 +13,7 @@ from apache_beam.metrics import Metrics
 
 from transforms.elements import ImageBytes, InputFile
 from transforms.fetch import read_bytes
-from transforms.naming import disambiguate, glob_prefix, listed_stem, normalize_local, output_stem
+from transforms.naming import disambiguate, glob_prefix, has_scheme, listed_stem, normalize_local, output_stem
 from transforms.records import error_record
 from transforms.stages import ERRORS, METRICS_NAMESPACE, FallibleStage
 
@@ -80,14 +81,17 @@ MANIFEST_HEADER = "uri,preset"
 _PRESET_COLUMN = re.compile(r"^(?P<uri>.+),\s*(?P<preset>[A-Za-z0-9_-]+)$")
 
 
-def parse_manifest_line(line: str) -> list[tuple[str, tuple[str, str | None]]]:
+def parse_manifest_line(line: str, relative_to: str | None = None) -> list[tuple[str, tuple[str, str | None]]]:
     """'uri' or 'uri,preset' -> [(uri, (name, preset))]; blank lines, '#' comments and
-    the optional 'uri,preset' header -> []."""
+    the optional 'uri,preset' header -> []. A relative local path is taken from the folder
+    `relative_to` (the launcher's), not from whichever folder a worker runs in."""
     text = line.strip()
     if not text or text.startswith("#") or text.replace(" ", "") == MANIFEST_HEADER:
         return []
     match = _PRESET_COLUMN.match(text)
     uri, preset = (match["uri"].strip(), match["preset"]) if match else (text, None)
+    if relative_to and not has_scheme(uri) and not os.path.isabs(uri):
+        uri = os.path.join(relative_to, uri)
     uri = normalize_local(uri)
     return [(uri, (listed_stem(uri), preset))]
 
@@ -100,8 +104,9 @@ class ParseManifest(beam.DoFn):
     """Raw manifest lines -> (uri, (name, preset)); a line that is not UTF-8 becomes one
     error record (its bytes shown escaped), the other lines go on."""
 
-    def __init__(self, manifest: str) -> None:
+    def __init__(self, manifest: str, relative_to: str | None = None) -> None:
         self._manifest = manifest
+        self._relative_to = relative_to
         # A bad line is an input that failed: counted like any other.
         self._counters = [Metrics.counter(METRICS_NAMESPACE, name)
                           for name in ("inputs", "failed", "failed_manifest")]
@@ -117,16 +122,18 @@ class ParseManifest(beam.DoFn):
                 f"line of {self._manifest} is not UTF-8 text ({exc.reason} at byte {exc.start})"
             )))
             return
-        yield from parse_manifest_line(text.lstrip("\ufeff"))
+        yield from parse_manifest_line(text.lstrip("\ufeff"), self._relative_to)
 
 
 class FindInputs(beam.PTransform):
     """Patterns and manifests -> one InputFile per distinct input, each with its own name."""
 
-    def __init__(self, patterns: Sequence[str], manifests: Sequence[str]) -> None:
+    def __init__(self, patterns: Sequence[str], manifests: Sequence[str], relative_to: str | None = None) -> None:
+        """`relative_to`: the folder relative local paths in manifests start from."""
         super().__init__()
         self._patterns = list(patterns)
         self._manifests = list(manifests)
+        self._relative_to = relative_to
 
     def expand(self, pipeline: beam.pvalue.PBegin) -> dict[str, beam.PCollection]:
         """{'ok': one InputFile per input, ERRORS: manifest lines that are not text}."""
@@ -142,7 +149,7 @@ class FindInputs(beam.PTransform):
                 pipeline
                 # Bytes: a line that is not UTF-8 is that line's error, not the job's end.
                 | f"ReadManifest{i}" >> beam.io.ReadFromText(manifest, coder=BytesCoder())
-                | f"ParseManifest{i}" >> beam.ParDo(ParseManifest(manifest)).with_outputs(ERRORS, main="ok")
+                | f"ParseManifest{i}" >> beam.ParDo(ParseManifest(manifest, self._relative_to)).with_outputs(ERRORS, main="ok")
             )
             named.append(parsed.ok)
             errors.append(parsed[ERRORS])
