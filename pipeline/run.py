@@ -32,6 +32,7 @@ from pipeline.progress import ProgressLine
 from pipeline.report import write_report
 from pipeline.runners.choice import check_runner, runner_name
 from pipeline.runners.paths import make_local_paths_absolute
+from pipeline.runners.prism import quiet_prism
 from pipeline.runners.worker_options import carry_filesystem_options
 from pipeline.s3 import check_s3_access
 from pipeline.summary import JobSummary, summarize, summary_from_output
@@ -64,6 +65,7 @@ def run(
     # options (S3 endpoint and keys, GCP project, ...); workers get them from the runner.
     FileSystems.set_options(pipeline_options)
     check_runner(pipeline_options)
+    quiet_prism(pipeline_options)
     dream_options = pipeline_options.view_as(DreamOptions)
     # In place: the options the workers receive name the same files as the launcher sees.
     make_local_paths_absolute(dream_options)

@@ -70,3 +70,15 @@ def portable(tmp_path_factory):
 
     with job_service(str(tmp_path_factory.mktemp("job-service"))) as service:
         yield service
+
+
+@pytest.fixture(scope="session")
+def prism_binary() -> str:
+    """Prism's binary, built by .ci/build-prism (CI always has it; elsewhere the tests skip
+    where it was not built)."""
+    path = os.environ.get("BEAM_DEEPDREAM_PRISM", "")
+    if not (path and os.path.isfile(path)):
+        if os.environ.get("CI"):
+            pytest.fail("CI must build Prism: .ci/build-prism")
+        pytest.skip("Prism not built: export BEAM_DEEPDREAM_PRISM=$(.ci/build-prism)")
+    return path

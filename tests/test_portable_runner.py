@@ -4,70 +4,35 @@ their own, sharing nothing with the launcher but the job."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
-from pathlib import Path
-
-import pytest
 
 from pipeline.run import run
 from tests.conftest import read_jsonl
-from tests.jobs import kill, start_job, wait_for
-from tests.media import write_animation
+from tests.jobs import (
+    QUICKSTART_ARGS,
+    check_quickstart_collection,
+    cli,
+    kill,
+    quickstart_collection,
+    start_job,
+    wait_for,
+)
 from tests.servers import worker_pool
 from tests.test_buckets import jsonl, keys, new_bucket, png
 
-ROOT = Path(__file__).resolve().parent.parent
 FAST = ["--iterations=1", "--octaves=1"]
 
 
-def cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    """`python -m pipeline ARGS` launched from `cwd`, as a user types it."""
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=900)
-
-
-@pytest.fixture(scope="module")
-def launch_folder(tmp_path_factory) -> Path:
-    """The quickstart photos, one of them twice (a batch of two), a corrupt file and a GIF."""
-    folder = tmp_path_factory.mktemp("launch")
-    inputs = folder / "in"
-    inputs.mkdir()
-    for name in ("chelsea", "coffee", "astronaut"):
-        shutil.copy(ROOT / "samples" / f"{name}.jpg", inputs)
-    shutil.copy(ROOT / "samples" / "chelsea.jpg", inputs / "twin.jpg")
-    (inputs / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg at all")
-    write_animation(inputs / "wave.gif", [80, 80, 80])
-    (folder / "list.txt").write_text("in/coffee.jpg\n")  # the same input, listed relatively
-    return folder
-
-
-def test_collection_on_separate_workers_with_relative_paths_then_rerun(portable, launch_folder):
+def test_collection_on_separate_workers_with_relative_paths_then_rerun(portable, tmp_path):
     # Relative paths: the workers run in another folder and must still find them.
-    args = ["--input", "in/*", "--input_list", "list.txt", "--output", "out", "--batch_size=2", "--report", *FAST, *portable.options()]
-    first = cli(args, launch_folder)
-    assert first.returncode == 0, first.stderr[-3000:]
-    assert "5 dreamed, 0 already done, 1 failed (decode 1) of 6 inputs" in first.stdout
-    assert "Traceback" not in first.stderr
-    out = launch_folder / "out"
-    assert sorted(p.name for p in out.glob("*.png")) == ["astronaut.png", "chelsea.png", "coffee.png", "twin.png"]
-    records = read_jsonl(out / "metadata.jsonl")
-    assert sorted(r["input_uri"] for r in records) == sorted(
-        str(launch_folder / "in" / f"{n}.jpg") for n in ("astronaut", "chelsea", "coffee", "twin"))
-    (error,) = read_jsonl(out / "errors.jsonl")
-    assert error["stage"] == "decode" and error["uri"].endswith("corrupt.jpg")
-    (sequence,) = read_jsonl(out / "sequences.jsonl")
-    assert sequence["frames"] == 3 and (out / "wave.gif").stat().st_size > 0
-    assert (out / "report.html").stat().st_size > 0
-    written = {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
-
-    again = cli(args, launch_folder)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "0 dreamed, 5 already done, 1 failed (decode 1) of 6 inputs" in again.stdout
-    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")} == written
-    assert len(read_jsonl(out / "metadata.jsonl")) == 4
+    folder = quickstart_collection(tmp_path)
+    args = [*QUICKSTART_ARGS, *portable.options()]
+    first = cli(args, folder)
+    written = {p.name: p.stat().st_mtime_ns for p in (folder / "out").glob("*.png")}
+    again = cli(args, folder)
+    check_quickstart_collection(folder, first, again)
+    assert {p.name: p.stat().st_mtime_ns for p in (folder / "out").glob("*.png")} == written
 
 
 def test_bucket_job_on_workers_that_know_only_the_job_options(portable, s3):

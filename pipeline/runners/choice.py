@@ -7,7 +7,12 @@ import os
 import shutil
 import socket
 
-from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions, StandardOptions
+from apache_beam.options.pipeline_options import (
+    PipelineOptions,
+    PortableOptions,
+    PrismRunnerOptions,
+    StandardOptions,
+)
 
 from pipeline.config import ConfigError
 from pipeline.options import DreamOptions
@@ -68,6 +73,10 @@ def check_runner(options: PipelineOptions) -> None:
         _check_reachable("--job_endpoint", portable.job_endpoint)
     if (portable.environment_type or "").upper() == "EXTERNAL":
         _check_reachable("--environment_config", portable.environment_config)
+    prism_location = options.view_as(PrismRunnerOptions).prism_location
+    if prism_location and "://" not in prism_location and not os.path.isfile(prism_location):
+        raise ConfigError(f"--prism_location {prism_location!r} is not a file: give Prism's binary "
+                          "or its release zip (go install github.com/apache/beam/sdks/v2/go/cmd/prism@VERSION)")
     if name == "DataflowRunner":
         refuse_local_paths(options.view_as(DreamOptions), "Dataflow")
 
