@@ -24,13 +24,13 @@ from pipeline.config import ConfigError, JobConfig, one_line
 from pipeline.empty_results import write_empty_results
 from pipeline.graph import ERRORS_FILE, METADATA_FILE, METADATA_PARQUET, SEQUENCES_FILE, build_pipeline
 from pipeline.lease import LEASE_FILE, LeaseLostError, OutputLease, OutputLockedError, lease_store
-from pipeline.local_workers import options_for_local_workers
 from pipeline.model_checks import check_models, list_layers
 from pipeline.options import DreamOptions
 from pipeline.output_checks import check_output_writable
 from pipeline.progress import ProgressLine
 from pipeline.report import write_report
-from pipeline.runners.choice import check_runner, runner_name
+from pipeline.runners.choice import check_runner
+from pipeline.runners.local import LocalRunner
 from pipeline.runners.paths import make_local_paths_absolute
 from pipeline.runners.prism import quiet_prism
 from pipeline.runners.worker_options import carry_filesystem_options
@@ -128,26 +128,28 @@ def _run_pipeline(
     # The package is installed on workers (--setup_file), so __main__ need not be pickled.
     pipeline_options.view_as(SetupOptions).save_main_session = save_main_session
 
-    pipeline = test_pipeline or beam.Pipeline(options=pipeline_options)
+    given_runner = pipeline_options.view_as(StandardOptions).runner
+    pipeline = test_pipeline or beam.Pipeline(runner=None if given_runner else LocalRunner(),
+                                              options=pipeline_options)
     build_pipeline(pipeline, config)
     carry_filesystem_options(pipeline, pipeline_options)
     clock = time.perf_counter()
     # A live line on a terminal, for local outputs (the records it counts are local files).
     show_progress = sys.stderr.isatty() and is_local(config.output)
     progress = ProgressLine(config.output, None if config.input_lists else matched) if show_progress else nullcontext()
-    with progress, options_for_local_workers(pipeline_options):
+    with progress:
         try:
             result = pipeline.run()
             state = result.wait_until_finish()
         except Exception as exc:  # the runner's own failure, not an input's (those are records)
-            raise JobFailedError(_failure(pipeline_options, _cause(exc))) from exc
+            raise JobFailedError(_failure(_ran_on(pipeline), _cause(exc))) from exc
     if state is not None and state != PipelineState.DONE:
-        raise JobFailedError(_failure(pipeline_options, f"it ended {state}"))
+        raise JobFailedError(_failure(_ran_on(pipeline), f"it ended {state}"))
     seconds = time.perf_counter() - clock
-    summary = summarize(result, seconds, config.max_failure_ratio)
+    summary = summarize(result, seconds, config.max_failure_ratio, _ran_on(pipeline))
     if not summary.counters:  # a runner that reports no counters: count what was written
         summary = summary_from_output(
-            config.output, started, seconds, config.max_failure_ratio,
+            config.output, started, seconds, config.max_failure_ratio, _ran_on(pipeline),
             METADATA_FILE if config.metadata_format != "parquet" else METADATA_PARQUET,
             SEQUENCES_FILE, ERRORS_FILE,
         )
@@ -173,8 +175,14 @@ class _NoRelayedJobMessages(logging.Filter):
         return not (record.module == "portable_runner" and record.funcName == "read_messages")
 
 
-def _failure(options: PipelineOptions, reason: str) -> str:
-    return (f"the job failed on {runner_name(options)}: {reason}; what it finished is kept: "
+def _ran_on(pipeline: beam.Pipeline) -> str:
+    """The runner that took the job (LocalRunner's choice, or the one named)."""
+    runner = pipeline.runner
+    return runner.ran_on if isinstance(runner, LocalRunner) else type(runner).__name__
+
+
+def _failure(runner: str, reason: str) -> str:
+    return (f"the job failed on {runner}: {reason}; what it finished is kept: "
             "run the same command to dream the rest")
 
 

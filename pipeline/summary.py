@@ -28,6 +28,7 @@ class JobSummary:
     # name -> (count, sum, min, max) of each Beam distribution, e.g. dream_ms
     distributions: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
     from_output: bool = False  # counted from the output's files, not from Beam's counters
+    runner: str = ""  # the runner that ran the job
 
     @property
     def mean_dream_seconds(self) -> float | None:
@@ -72,16 +73,18 @@ class JobSummary:
             f"{self.failed} failed{f' ({by_stage})' if by_stage else ''} "
             f"of {self.inputs} inputs in {self.seconds:.1f} s"
             + (f" ({per_image:.2f} s per dream)" if per_image is not None else "")
+            + (f" on {self.runner}" if self.runner else "")
             + ("; counted from the output: the runner reported no counters" if self.from_output else "")
         )
 
 
-def summarize(result: PipelineResult, seconds: float, max_failure_ratio: float | None) -> JobSummary:
+def summarize(result: PipelineResult, seconds: float, max_failure_ratio: float | None,
+              runner: str = "") -> JobSummary:
     """Read the job's counters (summed over steps: several bump 'failed') and distributions."""
     try:
         query = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
     except NotImplementedError:  # e.g. a Dataflow dry run: no job ran, nothing counted
-        return JobSummary({}, seconds, max_failure_ratio)
+        return JobSummary({}, seconds, max_failure_ratio, runner=runner)
     totals: Counter[str] = Counter()
     for counter in query["counters"]:
         totals[counter.key.metric.name] += _value(counter) or 0
@@ -90,7 +93,7 @@ def summarize(result: PipelineResult, seconds: float, max_failure_ratio: float |
         value = _value(metric)
         if value is not None and value.count:
             distributions[metric.key.metric.name] = (value.count, value.sum, value.min, value.max)
-    return JobSummary(dict(totals), seconds, max_failure_ratio, distributions)
+    return JobSummary(dict(totals), seconds, max_failure_ratio, distributions, runner=runner)
 
 
 def _value(metric):
@@ -98,7 +101,7 @@ def _value(metric):
 
 
 def summary_from_output(
-    output: str, started: float, seconds: float, max_failure_ratio: float | None,
+    output: str, started: float, seconds: float, max_failure_ratio: float | None, runner: str,
     metadata_file: str, sequences_file: str, errors_file: str,
 ) -> JobSummary:
     """What the job left in `output`, for a runner whose result has no counters.
@@ -122,7 +125,7 @@ def summary_from_output(
         counters["failed"] += 1
         counters[f"failed_{error.get('stage')}"] += 1
     counters["inputs"] = counters["written"] + counters["skipped"] + counters["failed"]
-    return JobSummary(dict(counters), seconds, max_failure_ratio, from_output=True)
+    return JobSummary(dict(counters), seconds, max_failure_ratio, from_output=True, runner=runner)
 
 
 def _listing(pattern: str) -> list[Any]:

@@ -78,7 +78,7 @@ def test_counting_the_output_agrees_with_beams_counters(collection):
         started = min(p.stat().st_mtime for p in out.glob("*.jsonl")) - 60
         if expected[0] == 0:  # on the rerun, the records were written before this start
             started = max(p.stat().st_mtime for p in (out / ".deepdream" / "records").rglob("*.json")) + 1e-3
-        counted = summary_from_output(str(out), started, 0.0, None, METADATA_FILE, SEQUENCES_FILE, ERRORS_FILE)
+        counted = summary_from_output(str(out), started, 0.0, None, "", METADATA_FILE, SEQUENCES_FILE, ERRORS_FILE)
         for name in ("written", "skipped", "failed", "inputs", "failed_decode", "sequences_written",
                      "sequences_skipped"):
             assert counted.count(name) == summary.count(name), name

@@ -39,10 +39,6 @@ def runner_path(options: PipelineOptions) -> str:
     return known.get(runner.lower()) or known.get(runner.lower() + "runner") or runner
 
 
-def runner_name(options: PipelineOptions) -> str:
-    return runner_path(options).rsplit(".", 1)[-1]
-
-
 def check_runner(options: PipelineOptions) -> None:
     """Refuse a runner that is unknown, cannot be loaded, or cannot run this job here."""
     given = options.view_as(StandardOptions).runner

@@ -8,6 +8,7 @@ recorded on its own, so a batch dreams exactly as its images would one by one.
 """
 from __future__ import annotations
 
+import logging
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -130,6 +131,17 @@ class RandomTransform(NamedTuple):
     @property
     def active(self) -> bool:
         return self.scale_min != 1.0 or self.scale_max != 1.0 or self.degrees != 0.0
+
+
+class _NoRetracingAdvice(logging.Filter):
+    """Each octave's image size is a trace of its own (a few per image, cached): TensorFlow's
+    'triggered tf.function retracing' advice is expected here and nothing a user can act on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+logging.getLogger("tensorflow").addFilter(_NoRetracingAdvice())
 
 
 def compile_octave_ascent(
