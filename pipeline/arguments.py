@@ -6,7 +6,7 @@ import argparse
 import difflib
 import sys
 from functools import lru_cache
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 
@@ -18,6 +18,25 @@ from pipeline.runners.choice import DASK_REFUSAL, check_runner
 BARE_FLAGS = {"--dry_run": "--dry_run=True"}
 
 
+class _HelpWithDefaults(argparse.HelpFormatter):
+    """--help states each option's default where its own text does not."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if ("(default" in text.lower() or not action.option_strings
+                or action.default in (None, False, argparse.SUPPRESS) or action.default == []):
+            return text
+        return text + " (default: %(default)s)"
+
+
+class _OneLineParser(_BeamArgumentParser):
+    """A value argparse rejects (`--iterations two`, a bare `--iterations`) is one line, as
+    every other start error, instead of the usage and a Python program's name."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(message)
+
+
 @lru_cache(maxsize=1)
 def option_parser() -> argparse.ArgumentParser:
     """One parser holding this job's options, then every Beam option (runner, Dataflow, ...).
@@ -25,10 +44,11 @@ def option_parser() -> argparse.ArgumentParser:
     Beam's own parser class is used because some option classes add value-provider
     arguments that only it understands.
     """
-    parser = _BeamArgumentParser(
+    parser = _OneLineParser(
         prog="python -m pipeline",
         usage="python -m pipeline --input PATTERN --output DIR [options]",
         description="DeepDream over image collections on Apache Beam.",
+        formatter_class=_HelpWithDefaults,
         allow_abbrev=False,
     )
     # Option classes declare into any argparse container; groups take the same calls.
@@ -71,7 +91,9 @@ def check_known_options(args: Sequence[str]) -> None:
             continue
         if name.startswith("--dask_"):  # DaskOptions exist only where dask is installed
             raise ConfigError(f"{name}: {DASK_REFUSAL}")
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        # A prefix of one option means that option ('--iter' is --iterations, not --jitter).
+        extended = sorted(option for option in known if option.startswith(name))
+        close = extended[:1] if len(extended) == 1 else difflib.get_close_matches(name, known, n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]}?" if close else "; see --help"
         raise ConfigError(f"unknown option {name}{hint}")
 
@@ -91,6 +113,7 @@ def early_answer(args: Sequence[str]) -> int | None:
         return 0
     try:
         check_known_options(args)
+        option_parser().parse_known_args(complete_bare_flags(args))  # values argparse rejects
         pipeline_options = PipelineOptions(complete_bare_flags(args))
         options = pipeline_options.view_as(DreamOptions)
         if not options.list_layers:

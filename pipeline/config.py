@@ -215,28 +215,38 @@ def resolve_presets(options: DreamOptions, complete: bool = True) -> tuple[dict[
         if not isinstance(settings, dict):
             raise ValueError(f"preset {name!r} in --params must be a mapping of settings")
         presets[name] = preset_from_settings(name, settings, presets)
-    overrides = {k: v for k, v in file_settings.items() if k != "preset"}
-    unknown = sorted(set(overrides) - set(PRESET_OPTIONS))
+    from_file = {k: v for k, v in file_settings.items() if k != "preset"}
+    unknown = sorted(set(from_file) - set(PRESET_OPTIONS))
     if unknown:
         raise ValueError(
             f"unknown setting(s) {', '.join(unknown)} in --params; valid: presets, preset, "
             + ", ".join(PRESET_OPTIONS)
         )
-    for name in PRESET_OPTIONS:
-        value = getattr(options, name, None)
-        if value is not None:
-            overrides[name] = value
+    if isinstance(from_file.get("max_loss"), str):  # 'none' or a number, as text
+        from_file["max_loss"] = parse_max_loss(from_file["max_loss"])
+    from_options = {name: getattr(options, name) for name in PRESET_OPTIONS
+                    if getattr(options, name, None) is not None}
     if getattr(options, "random_scale", None) is not None:  # 'MIN:MAX' on the command line
-        overrides["random_scale_min"], overrides["random_scale_max"] = parse_random_scale(options.random_scale)
-    if isinstance(overrides.get("max_loss"), str):  # 'none' or a number, as text
-        overrides["max_loss"] = parse_max_loss(overrides["max_loss"])
+        from_options["random_scale_min"], from_options["random_scale_max"] = parse_random_scale(options.random_scale)
+    if isinstance(from_options.get("max_loss"), str):
+        from_options["max_loss"] = parse_max_loss(from_options["max_loss"])
     base_name = file_settings.get("preset") or options.preset
     if not isinstance(base_name, str):
         raise ValueError(f"'preset' in --params must be a preset name, got {short_repr(base_name)}")
     base = get_preset(base_name, presets)
-    preset = preset_from_settings(base.name, {"base": base.name, **overrides}, presets) if overrides else base
+    if from_file:  # every value in the file is checked, also where an option replaces it
+        preset_from_settings(base.name, {"base": base.name, **from_file}, presets)
+    # Options win over every preset the job may use (a manifest row's too); the file's own
+    # settings over the job's preset and the built-in ones (a preset the file defines for
+    # manifest rows says what it wants itself).
+    given = dict(presets)
+    for name in given:
+        takes_file = name == base.name or name not in defined
+        settings = {**(from_file if takes_file else {}), **from_options}
+        if settings:
+            presets[name] = preset_from_settings(name, {"base": name, **settings}, given)
+    preset = presets[base.name]
     if not complete:
-        return {**presets, preset.name: preset}, preset
+        return presets, preset
     presets = {name: complete_preset(p, options.preprocessing) for name, p in presets.items()}
-    presets[preset.name] = complete_preset(preset, options.preprocessing)
     return presets, presets[preset.name]

@@ -19,7 +19,6 @@ from transforms.sequence_settings import ZOOM_FPS, SequenceSettings
 from transforms.sequences import (
     SEQUENCES,
     DreamSegments,
-    FindFrameFolders,
     ProbeFolder,
     ProbeVideo,
     SplitAnimations,
@@ -77,19 +76,14 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
                      for name, job in jobs.items()}
     error_sets: list[beam.PCollection] = []
 
-    if config.inputs or config.input_lists:
-        found = pipeline | "FindInputs" >> FindInputs(config.inputs, config.input_lists, config.launch_folder)
-        # A manifest row may name its own preset; unknown names become error records here.
-        checked_presets = found["ok"] | "CheckPreset" >> beam.ParDo(
-            CheckPreset(config.presets, config.preset.name)
-        ).with_outputs(ERRORS, main="ok")
-        error_sets += [found[ERRORS], checked_presets[ERRORS]]
-        files = [checked_presets.ok]
-    else:
-        files = []
-    if config.sequence_folders:
-        files.append(pipeline | "FindFrameFolders" >> FindFrameFolders(config.sequence_folders, config.preset.name))
-    inputs = files | "AllInputs" >> beam.Flatten(pipeline=pipeline)
+    found = pipeline | "FindInputs" >> FindInputs(
+        config.inputs, config.input_lists, config.sequence_folders, config.launch_folder)
+    # A manifest row may name its own preset; unknown names become error records here.
+    checked_presets = found["ok"] | "CheckPreset" >> beam.ParDo(
+        CheckPreset(config.presets, config.preset.name)
+    ).with_outputs(ERRORS, main="ok")
+    error_sets += [found[ERRORS], checked_presets[ERRORS]]
+    inputs = checked_presets.ok
     finished_earlier: list[beam.PCollection] = []
     if config.skip_existing:
         checked = inputs | "SkipFinished" >> beam.ParDo(

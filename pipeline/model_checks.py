@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pipeline.config import ConfigError, JobConfig, one_line
-from transforms.dream.presets import PRESETS
+from transforms.dream.presets import PRESETS, Preset
 
 
 def check_models(config: JobConfig) -> None:
@@ -14,8 +14,13 @@ def check_models(config: JobConfig) -> None:
     from transforms.dreamers import load_guide, model_spec_for
     from transforms.weights import stage_weights
 
+    def model_changed(name: str, preset: Preset) -> bool:  # loop settings cannot break a model
+        built_in = PRESETS.get(name)
+        return built_in is None or (built_in.model, built_in.layers, built_in.guide) != (
+            preset.model, preset.layers, preset.guide)
+
     to_check = {config.preset.name: config.preset}
-    to_check.update({n: p for n, p in config.presets.items() if PRESETS.get(n) != p})
+    to_check.update({n: p for n, p in config.presets.items() if model_changed(n, p)})
     checked: set[tuple] = set()
     for preset in to_check.values():
         weights = config.weights_for(preset)

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import uuid
+from typing import Sequence
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -54,3 +56,51 @@ def _first_cause(exc: BaseException) -> str:
     if isinstance(causes, dict) and causes:
         exc = next(iter(causes.values()))
     return one_line(exc, 200)
+
+
+# Names the job may write under --output: its images and sequences (animations keep their
+# container, the rest are MP4), per-frame Parquet, the result files, frame folders, records.
+_OUTPUT_PROBES = (
+    "x.gif", "x.png", "x.webp", "x.mp4", "x.frames.parquet", "metadata.jsonl", "metadata.parquet",
+    "errors.jsonl", "sequences.jsonl", "report.html", "x_frames/000001.png", "sub/x.png",
+    ".deepdream/records/x.json", ".deepdream/segments/x/00000/000001.png",
+)
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A Beam file pattern as a regex: '**' crosses folders, '*' and '?' do not."""
+    parts, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**", i):
+            parts.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            parts.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            parts.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 1:]:
+            end = pattern.index("]", i + 1)
+            parts.append("[" + pattern[i + 1:end].replace("!", "^", 1) + "]")
+            i = end + 1
+        else:
+            parts.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(parts) + r"\Z")
+
+
+def check_output_outside_inputs(patterns: Sequence[str], folders: Sequence[str], output: str,
+                                image_extension: str) -> None:
+    """Refuse an output that an input pattern would read back: a rerun would dream the
+    job's own images, records and result files (or report them as failed inputs)."""
+    root = output.rstrip("/")
+    probes = [f"{root}/{name}" for name in (*_OUTPUT_PROBES, "x" + image_extension)]
+    for option, pattern in [*(("--input", p) for p in patterns), *(("--sequence", p) for p in folders)]:
+        regex = glob_regex(pattern.rstrip("/") + ("/*" if option == "--sequence" else ""))
+        hit = next((probe for probe in probes if regex.match(probe)), None)
+        if hit is not None:
+            raise ConfigError(
+                f"{option} {pattern!r} would read this job's own output back ({hit[len(root) + 1:]!r} "
+                f"under --output {output!r}): choose an --output outside what the pattern matches"
+            )

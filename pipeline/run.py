@@ -26,7 +26,7 @@ from pipeline.graph import ERRORS_FILE, METADATA_FILE, METADATA_PARQUET, SEQUENC
 from pipeline.lease import LEASE_FILE, LeaseLostError, OutputLease, OutputLockedError, lease_store
 from pipeline.model_checks import check_models, list_layers
 from pipeline.options import DreamOptions
-from pipeline.output_checks import check_output_writable
+from pipeline.output_checks import check_output_outside_inputs, check_output_writable
 from pipeline.progress import ProgressLine
 from pipeline.report import write_report
 from pipeline.runners.choice import check_runner
@@ -38,6 +38,7 @@ from pipeline.s3 import check_s3_access
 from pipeline.summary import JobSummary, summarize, summary_from_output
 from transforms.dream.presets import get_preset
 from transforms.fetch import is_local
+from transforms.imaging import extension
 from transforms.read import NoInputsError, check_inputs_exist
 
 # Errors that stop the job before it starts, reported as one line rather than a traceback.
@@ -76,6 +77,8 @@ def run(
         return _dry_run(pipeline_options, config, test_pipeline)
     check_s3_access([*config.inputs, *config.input_lists, *config.sequence_folders, config.output], pipeline_options)
     matched = check_inputs_exist(config.inputs, config.input_lists, config.sequence_folders)
+    check_output_outside_inputs(config.inputs, config.sequence_folders, config.output,
+                                extension(config.image_format))
     check_output_writable(config.output)
     check_models(config)
     lease = OutputLease(lease_store(config.output, pipeline_options), config.lease_seconds,
@@ -216,4 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (LeaseLostError, JobFailedError) as exc:
         print(f"beam-deepdream: error: {exc}", file=sys.stderr)
         return 1
-    return 1 if summary.failed_too_often() else 0
+    if summary.failed_too_often():
+        print(f"beam-deepdream: error: {summary.failure_reason()}", file=sys.stderr)
+        return 1
+    return 0

@@ -63,6 +63,13 @@ class JobSummary:
             return self.failed > 0 and self.dreamed + self.skipped == 0
         return self.inputs > 0 and self.failed / self.inputs > self.max_failure_ratio
 
+    def failure_reason(self) -> str:
+        """Why the job exits 1 (when failed_too_often)."""
+        if self.max_failure_ratio is None:
+            return f"every input failed ({self.failed} of {self.inputs}); see errors.jsonl"
+        return (f"{self.failed} of {self.inputs} inputs failed ({self.failed / self.inputs:.0%}), over "
+                f"--max_failure_ratio {self.max_failure_ratio:g}; see errors.jsonl")
+
     def line(self) -> str:
         by_stage = ", ".join(
             f"{stage} {self.count(f'failed_{stage}')}" for stage in STAGES if self.count(f"failed_{stage}")

@@ -25,6 +25,20 @@ def test_help_needs_no_tensorflow():
     done = run_without_tensorflow("--help")
     assert done.returncode == 0, done.stderr
     assert "--iterations" in done.stdout and "--runner" in done.stdout  # ours and Beam's
+    text = " ".join(done.stdout.split())
+    for default in ("(default: vgg16)", "(default: png)", "(default: 95)", "(default: 40000000)",
+                    "(default: float32)", "(default: jsonl)", "(default: dis)", "(default: 1)"):
+        assert default in text, default
+
+
+def test_the_report_command_needs_no_tensorflow(tmp_path):
+    (tmp_path / "metadata.jsonl").write_text("")
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None; "
+         "import runpy; sys.argv = ['report', sys.argv[1]]; runpy.run_module('pipeline.report', run_name='__main__')",
+         str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert (tmp_path / "report.html").stat().st_size > 0
 
 
 @pytest.mark.parametrize("args,message", [
@@ -34,11 +48,18 @@ def test_help_needs_no_tensorflow():
     (["--input=a.png", "--output=out", "--quality=0"], "--quality must be 1-100"),
     (["--input=a.png", "--output=out", "--preset=vgg61"], "unknown preset 'vgg61'; valid: classic"),
     (["--input=a.png", "--output=out", "--grad_norm=l2", "--step=-1"], "step must be > 0"),
+    (["--input=a.png", "--output=out", "--iterations", "two"], "argument --iterations: invalid int value: 'two'"),
+    (["--input=a.png", "--output=out", "--grad_norm", "l3"], "argument --grad_norm: invalid choice: 'l3'"),
+    (["--input=a.png", "--output=out", "--temporal", "foo"], "argument --temporal: invalid choice: 'foo'"),
+    (["--input=a.png", "--output=out", "--iterations"], "argument --iterations: expected one argument"),
+    (["--input=a.png", "--output=out", "--iter", "2"], "unknown option --iter; did you mean --iterations?"),
+    (["--input=a.png", "--output=out", "--octave_scale", "0.5", "--octaves", "3"], "octave_scale must be >= 1"),
 ])
 def test_option_mistakes_stop_without_tensorflow(tmp_path, args, message):
     done = subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, *args], capture_output=True,
                           text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("beam-deepdream: error: ")
     assert "Traceback" not in done.stderr and not (tmp_path / "out").exists()
 
 

@@ -45,7 +45,7 @@ def test_octaves_below_the_minimum_are_dropped_and_too_small_images_rejected():
         octave_shapes(60, 400, 3, 1.4, 75)
 
 
-@pytest.mark.parametrize("bad", [dict(octaves=0), dict(octave_scale=0), dict(iterations=-1), dict(step=0)])
+@pytest.mark.parametrize("bad", [dict(octaves=0), dict(octave_scale=0), dict(octave_scale=0.5), dict(iterations=-1), dict(step=0)])
 def test_invalid_params_are_refused(bad):
     with pytest.raises(ValueError):
         DreamParams(**bad)

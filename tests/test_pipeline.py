@@ -96,7 +96,7 @@ def test_help_lists_dream_and_beam_options(capsys):
     "ratio,dreamed,failed,exit_code",
     [(None, 3, 2, 0), (None, 0, 2, 1), ("0.5", 3, 2, 0), ("0.3", 3, 2, 1), ("0", 5, 0, 0)],
 )
-def test_exit_code_follows_the_failure_ratio(tmp_path, ratio, dreamed, failed, exit_code):
+def test_exit_code_follows_the_failure_ratio(tmp_path, capsys, ratio, dreamed, failed, exit_code):
     rng = np.random.default_rng(1)
     for i in range(dreamed):
         Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(tmp_path / f"g{i}.png")
@@ -105,3 +105,10 @@ def test_exit_code_follows_the_failure_ratio(tmp_path, ratio, dreamed, failed, e
     args = [f"--input={tmp_path}/*.png", f"--output={tmp_path / 'out'}", "--runner", "FnApiRunner",
             "--octaves", "1", "--iterations", "1"]
     assert main(args + ([f"--max_failure_ratio={ratio}"] if ratio else [])) == exit_code
+    err = capsys.readouterr().err
+    if exit_code:  # the reason, with the ratio and the limit
+        expected = (f"{failed} of {dreamed + failed} inputs failed ({failed / (dreamed + failed):.0%}), "
+                    f"over --max_failure_ratio {ratio}") if ratio else f"every input failed ({failed} of {failed})"
+        assert f"beam-deepdream: error: {expected}" in err
+    else:
+        assert "error" not in err

@@ -160,8 +160,8 @@ def test_unknown_preset_lists_the_valid_ones(images, tmp_path, capsys):
 def test_manifest_rows_with_and_without_a_preset_column(line, expected):
     from transforms.read import parse_manifest_line
 
-    ((uri, (_, preset)),) = parse_manifest_line(line)
-    assert (uri, preset) == expected
+    ((uri, claim),) = parse_manifest_line(line)
+    assert (uri, claim.preset) == expected
 
 
 def test_manifest_header_and_comments_are_skipped():
@@ -210,3 +210,44 @@ def test_a_failing_batch_costs_only_its_bad_image(photo):
     dreamed = [o for o in outputs if getattr(o, "tag", None) != ERRORS]
     assert [e["uri"] for e in errors] == ["in/1.png"] and "all-black" in errors[0]["message"]
     assert [d.decoded.source.uri for d in dreamed] == ["in/0.png", "in/2.png"]
+
+
+def test_options_and_the_file_win_over_a_manifest_rows_builtin_preset(images, tmp_path):
+    """A row naming vgg16_jitter (10 steps x 3 octaves, jitter 32) is dreamed with the
+    command line's steps and octaves and the file's jitter."""
+    params = tmp_path / "params.yaml"
+    params.write_text("jitter: 8\n")
+    manifest = tmp_path / "list.csv"
+    manifest.write_text(f"{images / 'same0.png'},vgg16_jitter\n{images / 'same1.png'}\n")
+    out = tmp_path / "out"
+    summary = run([f"--input_list={manifest}", f"--output={out}", f"--params={params}",
+                   "--iterations=2", "--octaves=1", *RUNNER])
+    assert summary.dreamed == 2
+    for record in read_jsonl(out / "metadata.jsonl"):
+        assert [o["steps_run"] for o in record["octaves"]] == [2], record["preset"]
+        assert record["params"]["jitter"] == 8, record["preset"]
+
+
+def test_a_number_spelled_either_way_makes_one_settings_key(tmp_path):
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline.config import JobConfig
+    from pipeline.options import DreamOptions
+    from transforms.resume import settings_key
+
+    params = tmp_path / "params.yaml"
+    params.write_text("step: 800\njitter: 16\n")
+
+    def key(*args: str) -> str:
+        options = PipelineOptions(["--input=x", "--output=y", *args]).view_as(DreamOptions)
+        return settings_key(JobConfig.from_options(options).job_metadata())
+
+    assert key(f"--params={params}") == key("--step=800", "--jitter=16") == key("--step=800.0", "--jitter=16")
+    assert key("--step=800") != key("--step=801")
+
+
+def test_a_typo_in_the_params_file_is_reported_even_when_an_option_replaces_it(tmp_path, capsys):
+    params = tmp_path / "params.yaml"
+    params.write_text("iterations: many\n")
+    assert main(["--input=x.png", f"--output={tmp_path / 'out'}", f"--params={params}", "--iterations=2"]) == 2
+    assert "iterations" in capsys.readouterr().err

@@ -1,12 +1,14 @@
 """The elements passed between pipeline stages (in flight, never written). No Beam here."""
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from transforms.dream.engine import DreamResult
 from transforms.frames import SequenceInfo
+
+if TYPE_CHECKING:  # the engine imports TensorFlow: the report and the launcher need not
+    from transforms.dream.engine import DreamResult
 
 
 class InputFile(NamedTuple):

@@ -148,6 +148,10 @@ def zoom_info(width: int, height: int, frames: int, zoom_format: str, fps: int) 
     return SequenceInfo("zoom", "mp4", frames, width, height, fps=float(fps))
 
 
+# Frames in a folder carry no rate: their MP4 plays them at this one (and the record says so).
+FOLDER_FPS = 25
+
+
 def probe_folder(folder: str, frame_uris: Sequence[str], max_frames: int, frame_step: int,
                  max_pixels: int) -> SequenceInfo:
     ordered = tuple(sorted(frame_uris, key=lambda uri: natural_key(uri.rsplit("/", 1)[-1])))
@@ -155,7 +159,8 @@ def probe_folder(folder: str, frame_uris: Sequence[str], max_frames: int, frame_
         raise _too_many(folder, max_frames, frame_step)
     kept = _check_count(len(ordered), folder, frame_step)
     first = decode_image(read_bytes(ordered[0]), max_pixels).rgb
-    return SequenceInfo("folder", "frames", kept, first.shape[1], first.shape[0], frame_uris=ordered)
+    return SequenceInfo("folder", "frames", kept, first.shape[1], first.shape[0], fps=float(FOLDER_FPS),
+                        frame_uris=ordered)
 
 
 def read_frames(

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import apache_beam as beam
 from apache_beam.coders import BytesCoder
@@ -60,19 +60,40 @@ def check_manifest_is_text(manifest: str) -> None:
         raise NoInputsError(f"--input_list {manifest!r} is not a text file of URIs (binary content)")
 
 
+class Claim(NamedTuple):
+    """What one pattern match or manifest row says of an input URI."""
+
+    name: str  # the output name it asks for (relative to --output, no extension)
+    preset: str | None = None  # a manifest row's preset column
+    folder: bool = False  # a folder of frames (--sequence): one sequence
+
+
 class MatchPattern(beam.DoFn):
-    """pattern -> (uri, (name, no preset)) per matched file, named relative to the pattern's prefix."""
+    """pattern -> (uri, Claim) per matched file, named relative to the pattern's prefix."""
 
     def __init__(self) -> None:
         self._matched = Metrics.counter(METRICS_NAMESPACE, "matched")
 
-    def process(self, pattern: str) -> Iterable[tuple[str, tuple[str, None]]]:
+    def process(self, pattern: str) -> Iterable[tuple[str, Claim]]:
         pattern = normalize_local(pattern)
         prefix = glob_prefix(pattern)
         for metadata in FileSystems.match([pattern])[0].metadata_list:
             self._matched.inc()
             path = normalize_local(metadata.path)
-            yield path, (output_stem(path, prefix), None)
+            yield path, Claim(output_stem(path, prefix))
+
+
+class MatchFolders(beam.DoFn):
+    """--sequence pattern -> (folder, Claim) per folder with files in it: 'shots/*/' makes
+    every folder under shots/ one sequence (on any filesystem: folders are found by their
+    files), named by its whole path under the pattern's prefix ('shot.2' stays 'shot.2')."""
+
+    def process(self, pattern: str) -> Iterable[tuple[str, Claim]]:
+        folder_pattern = normalize_local(pattern.rstrip("/")) + "/"
+        prefix = glob_prefix(folder_pattern)
+        found = {m.path.rsplit("/", 1)[0] for m in FileSystems.match([folder_pattern + "*"])[0].metadata_list}
+        for folder in sorted(found):
+            yield folder, Claim(output_stem(folder, prefix, folder=True), folder=True)
 
 
 MANIFEST_HEADER = "uri,preset"
@@ -81,8 +102,8 @@ MANIFEST_HEADER = "uri,preset"
 _PRESET_COLUMN = re.compile(r"^(?P<uri>.+),\s*(?P<preset>[A-Za-z0-9_-]+)$")
 
 
-def parse_manifest_line(line: str, relative_to: str | None = None) -> list[tuple[str, tuple[str, str | None]]]:
-    """'uri' or 'uri,preset' -> [(uri, (name, preset))]; blank lines, '#' comments and
+def parse_manifest_line(line: str, relative_to: str | None = None) -> list[tuple[str, Claim]]:
+    """'uri' or 'uri,preset' -> [(uri, Claim(name, preset))]; blank lines, '#' comments and
     the optional 'uri,preset' header -> []. A relative local path is taken from the folder
     `relative_to` (the launcher's), not from whichever folder a worker runs in."""
     text = line.strip()
@@ -93,7 +114,7 @@ def parse_manifest_line(line: str, relative_to: str | None = None) -> list[tuple
     if relative_to and not has_scheme(uri) and not os.path.isabs(uri):
         uri = os.path.join(relative_to, uri)
     uri = normalize_local(uri)
-    return [(uri, (listed_stem(uri), preset))]
+    return [(uri, Claim(listed_stem(uri), preset))]
 
 
 class ManifestLineError(ValueError):
@@ -101,7 +122,7 @@ class ManifestLineError(ValueError):
 
 
 class ParseManifest(beam.DoFn):
-    """Raw manifest lines -> (uri, (name, preset)); a line that is not UTF-8 becomes one
+    """Raw manifest lines -> (uri, Claim); a line that is not UTF-8 becomes one
     error record (its bytes shown escaped), the other lines go on."""
 
     def __init__(self, manifest: str, relative_to: str | None = None) -> None:
@@ -126,13 +147,18 @@ class ParseManifest(beam.DoFn):
 
 
 class FindInputs(beam.PTransform):
-    """Patterns and manifests -> one InputFile per distinct input, each with its own name."""
+    """Patterns, manifests and folder patterns -> one InputFile per distinct input, each
+    with a name of its own: stills, animations, videos and folders of frames share one
+    namespace (their records do), so two inputs never claim one output."""
 
-    def __init__(self, patterns: Sequence[str], manifests: Sequence[str], relative_to: str | None = None) -> None:
-        """`relative_to`: the folder relative local paths in manifests start from."""
+    def __init__(self, patterns: Sequence[str], manifests: Sequence[str], folders: Sequence[str] = (),
+                 relative_to: str | None = None) -> None:
+        """`folders`: --sequence patterns; `relative_to`: the folder relative local paths
+        in manifests start from."""
         super().__init__()
         self._patterns = list(patterns)
         self._manifests = list(manifests)
+        self._folders = list(folders)
         self._relative_to = relative_to
 
     def expand(self, pipeline: beam.pvalue.PBegin) -> dict[str, beam.PCollection]:
@@ -144,12 +170,19 @@ class FindInputs(beam.PTransform):
                 | "InputPatterns" >> beam.Create(self._patterns)
                 | "MatchPatterns" >> beam.ParDo(MatchPattern())
             )
+        if self._folders:
+            named.append(
+                pipeline
+                | "FolderPatterns" >> beam.Create(self._folders)
+                | "MatchFolders" >> beam.ParDo(MatchFolders())
+            )
         for i, manifest in enumerate(self._manifests):
             parsed = (
                 pipeline
                 # Bytes: a line that is not UTF-8 is that line's error, not the job's end.
                 | f"ReadManifest{i}" >> beam.io.ReadFromText(manifest, coder=BytesCoder())
-                | f"ParseManifest{i}" >> beam.ParDo(ParseManifest(manifest, self._relative_to)).with_outputs(ERRORS, main="ok")
+                | f"ParseManifest{i}" >> beam.ParDo(ParseManifest(manifest, self._relative_to)).with_outputs(
+                    ERRORS, main="ok")
             )
             named.append(parsed.ok)
             errors.append(parsed[ERRORS])
@@ -160,7 +193,8 @@ class FindInputs(beam.PTransform):
             # preset a manifest row gave it, if any).
             | "GroupByUri" >> beam.GroupByKey()
             | "OneNamePerUri" >> beam.MapTuple(_one_name)
-            # Distinct inputs that claim one name (x.jpg under two patterns) get distinct ones.
+            # Distinct inputs that claim one name (x.jpg under two patterns, a folder pan/
+            # beside pan.gif) get distinct ones.
             | "GroupByName" >> beam.GroupByKey()
             | "NameOutputs" >> beam.ParDo(NameOutputs())
         )
@@ -170,26 +204,26 @@ class FindInputs(beam.PTransform):
         return {"ok": inputs, ERRORS: manifest_errors}
 
 
-def _one_name(uri: str, claims: Iterable[tuple[str, str | None]]) -> tuple[str, tuple[str, str | None]]:
-    """(uri, [(name, preset), ...]) -> (name, (uri, preset)): the smallest name; a preset
-    any row named, if one did."""
-    claims = sorted(claims, key=lambda claim: (claim[0], claim[1] is None, claim[1] or ""))
-    preset = next((p for _, p in claims if p is not None), None)
-    return claims[0][0], (uri, preset)
+def _one_name(uri: str, claims: Iterable[Claim]) -> tuple[str, tuple[str, Claim]]:
+    """(uri, [Claim, ...]) -> (name, (uri, Claim)): the smallest name; a preset any row
+    named, if one did."""
+    ordered = sorted(claims, key=lambda claim: (claim.name, claim.preset is None, claim.preset or ""))
+    preset = next((claim.preset for claim in ordered if claim.preset is not None), None)
+    return ordered[0].name, (uri, ordered[0]._replace(preset=preset))
 
 
 class NameOutputs(beam.DoFn):
-    """(name, [(uri, preset), ...]) -> one InputFile per distinct uri, with a name of its own."""
+    """(name, [(uri, Claim), ...]) -> one InputFile per distinct uri, with a name of its own."""
 
     def __init__(self) -> None:
         self._inputs = Metrics.counter(METRICS_NAMESPACE, "inputs")
 
-    def process(self, element: tuple[str, Iterable[tuple[str, str | None]]]) -> Iterable[InputFile]:
+    def process(self, element: tuple[str, Iterable[tuple[str, Claim]]]) -> Iterable[InputFile]:
         stem, claims = element
-        presets = dict(claims)
-        for uri, unique_stem in disambiguate(stem, list(presets)):
+        by_uri = dict(claims)
+        for uri, unique_stem in disambiguate(stem, list(by_uri)):
             self._inputs.inc()
-            yield InputFile(uri, unique_stem, presets[uri])
+            yield InputFile(uri, unique_stem, by_uri[uri].preset, folder=by_uri[uri].folder)
 
 
 class UnknownPresetError(ValueError):

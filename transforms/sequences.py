@@ -16,7 +16,7 @@ import json
 import os
 import tempfile
 import time
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping
 
 import apache_beam as beam
 import numpy as np
@@ -40,7 +40,6 @@ from transforms.frames import (
     read_frames,
 )
 from transforms.imaging import decode_image, encode_image, fit_within, fitted_size
-from transforms.naming import glob_prefix, output_stem
 from transforms.recipe import Recipe
 from transforms.records import error_record
 from transforms.resume import read_record, record_path
@@ -135,29 +134,6 @@ class ProbeFolder(FallibleStage):
         frames = [m.path for m in matched]
         yield SequenceToDream(element, probe_folder(element.uri, frames, self._settings.max_frames,
                                                     self._settings.frame_step, self._max_pixels))
-
-
-class FindFrameFolders(beam.PTransform):
-    """--sequence patterns -> an InputFile per matched folder: 'shots/*/' makes every
-    folder under shots/ one sequence (on any filesystem: folders are found by their files)."""
-
-    def __init__(self, patterns: Sequence[str], recipe: str) -> None:
-        super().__init__()
-        self._patterns = list(patterns)
-        self._recipe = recipe
-
-    def expand(self, pipeline: beam.pvalue.PBegin) -> beam.PCollection:
-        recipe = self._recipe
-
-        def folders(pattern: str) -> Iterator[InputFile]:
-            folder_pattern = pattern.rstrip("/") + "/"
-            found = {m.path.rsplit("/", 1)[0] for m in FileSystems.match([folder_pattern + "*"])[0].metadata_list}
-            prefix = glob_prefix(folder_pattern)
-            for folder in sorted(found):
-                Metrics.counter(METRICS_NAMESPACE, "inputs").inc()  # a folder is one input
-                yield InputFile(folder, output_stem(folder, prefix, folder=True), recipe, folder=True)
-
-        return pipeline | "FolderPatterns" >> beam.Create(self._patterns) | "MatchFolders" >> beam.FlatMap(folders)
 
 
 def plan_segments(sequence: SequenceToDream, segment_frames: int) -> list[Segment]:

@@ -75,8 +75,9 @@ class DreamParams:
             raise ValueError(f"step must be > 0, got {self.step}")
         if self.octaves < 1:
             raise ValueError(f"octaves must be >= 1, got {self.octaves}")
-        if not self.octave_scale > 0:
-            raise ValueError(f"octave_scale must be > 0, got {self.octave_scale}")
+        if not self.octave_scale >= 1:  # below 1 the octaves would shrink towards the input
+            raise ValueError(f"octave_scale must be >= 1 (each octave larger than the one before), "
+                             f"got {self.octave_scale}")
         if self.grad_norm not in GRAD_NORMS:
             raise ValueError(f"unknown grad_norm {self.grad_norm!r}; valid: {', '.join(GRAD_NORMS)}")
         if self.step_mode not in STEP_MODES:

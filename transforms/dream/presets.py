@@ -140,7 +140,7 @@ def preset_from_settings(
     check_setting_types(name, settings)
     base = get_preset(settings.get("base", DEFAULT_PRESET), presets)
     params = dataclasses.replace(
-        base.params, **{key: settings[key] for key in PARAM_NAMES if key in settings}
+        base.params, **{key: _as_field_type(settings[key], _PARAM_TYPES[key]) for key in PARAM_NAMES if key in settings}
     )
     model, layers, step_model = base.model, base.layers, base.step_model
     if settings.get("model") not in (None, base.model):
@@ -176,6 +176,15 @@ def short_repr(value: Any) -> str:
 
 _PARAM_TYPES = typing.get_type_hints(DreamParams)
 _TEXT_KEYS = ("base", "model", "guide", "description")
+
+
+def _as_field_type(value: Any, hint: Any) -> Any:
+    """800 for a float field is 800.0: one value, one spelling, whichever way it was given
+    (a params file's `step: 800` and `--step 800` make the same settings key)."""
+    allowed = typing.get_args(hint) or (hint,)
+    if isinstance(value, int) and not isinstance(value, bool) and float in allowed and int not in allowed:
+        return float(value)
+    return value
 
 
 def _type_ok(value: Any, hint: Any) -> bool:
