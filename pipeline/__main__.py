@@ -1,18 +1,22 @@
 """`python -m pipeline ...` and the `beam-deepdream` command: see pipeline/run.py."""
 import sys
 
-from pipeline.quiet_start import import_tensorflow_quietly
-
 
 def cli() -> int:
-    from pipeline.arguments import early_answer
+    from pipeline.interrupts import Interrupted, signals_interrupt
 
-    answer = early_answer(sys.argv[1:])  # --help and option mistakes need no TensorFlow
-    if answer is not None:
-        return answer
-    import_tensorflow_quietly()  # before pipeline.run imports TensorFlow
-    from pipeline.run import main
+    try:
+        with signals_interrupt():  # main() takes over once the job can say what it did
+            from pipeline.arguments import early_answer
 
+            answer = early_answer(sys.argv[1:])  # --help and option mistakes need no TensorFlow
+            if answer is not None:
+                return answer
+            import transforms.dream.quiet_tensorflow  # noqa: F401  (TensorFlow, without its chatter)
+            from pipeline.run import main
+    except Interrupted as stop:
+        print("beam-deepdream: interrupted before the job started", file=sys.stderr)
+        return stop.exit_code
     return main()
 
 

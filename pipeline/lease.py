@@ -31,6 +31,15 @@ from apache_beam.options.pipeline_options import PipelineOptions
 LEASE_FILE = ".deepdream/lease.json"
 
 
+def process_start(pid: int) -> str | None:
+    """When the kernel started `pid` (Linux: /proc/PID/stat's 22nd field), None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
 class OutputLockedError(RuntimeError):
     """Another live job holds the output's lease."""
 
@@ -47,6 +56,20 @@ class Holder:
     job: str  # the job name, where the runner has one
     started: str  # ISO time the job started
     expires: float  # epoch seconds after which the lease lapses
+    pid_start: str | None = None  # the kernel's start time of pid (tells a reused pid apart)
+
+    def is_gone(self) -> bool:
+        """A holder on this very host whose process has ended (or whose pid another process
+        has since taken): its lease is stale, whatever its expiry says."""
+        if self.host != socket.gethostname():
+            return False  # another machine's processes cannot be seen from here
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # alive, another user's
+            pass
+        return self.pid_start is not None and process_start(self.pid) not in (None, self.pid_start)
 
     def describe(self) -> str:
         left = self.expires - time.time()
@@ -262,6 +285,7 @@ class OutputLease:
         self._me = Holder(
             owner=uuid.uuid4().hex, host=socket.gethostname(), pid=os.getpid(), job=job,
             started=datetime.datetime.now().astimezone().isoformat(timespec="seconds"), expires=0.0,
+            pid_start=process_start(os.getpid()),
         )
         self._version: Any = None
         self._stop = threading.Event()
@@ -279,7 +303,7 @@ class OutputLease:
             self._version = self._store.create(self._fresh())
         else:
             holder = Holder.decode(current[0])
-            if holder is not None and holder.expires > time.time() and not force:
+            if holder is not None and holder.expires > time.time() and not force and not holder.is_gone():
                 self._refuse(current)
             self._version = self._store.replace(self._fresh(), current[1])
             self.took_over = holder

@@ -23,6 +23,7 @@ from pipeline.cleanup import remove_stale_temporaries
 from pipeline.config import ConfigError, JobConfig, one_line
 from pipeline.empty_results import write_empty_results
 from pipeline.graph import ERRORS_FILE, METADATA_FILE, METADATA_PARQUET, SEQUENCES_FILE, build_pipeline
+from pipeline.interrupts import Interrupted, interruption, signals_interrupt
 from pipeline.lease import LEASE_FILE, LeaseLostError, OutputLease, OutputLockedError, lease_store
 from pipeline.model_checks import check_models, list_layers
 from pipeline.options import DreamOptions
@@ -35,7 +36,7 @@ from pipeline.runners.paths import make_local_paths_absolute
 from pipeline.runners.prism import quiet_prism
 from pipeline.runners.worker_options import carry_filesystem_options
 from pipeline.s3 import check_s3_access
-from pipeline.summary import JobSummary, summarize, summary_from_output
+from pipeline.summary import JobSummary, record_times, summarize, summary_from_output
 from transforms.dream.presets import get_preset
 from transforms.fetch import is_local
 from transforms.imaging import extension
@@ -84,15 +85,25 @@ def run(
     lease = OutputLease(lease_store(config.output, pipeline_options), config.lease_seconds,
                         _job_name(pipeline_options))
     lease.acquire(force=config.force)
-    # The storage's own clock at the start: result files older than this are an earlier run's.
-    started = FileSystems.last_updated(FileSystems.join(config.output, LEASE_FILE))
+    started = float("inf")
     try:
+        # The storage's own clock at the start: result files older than this are an earlier run's.
+        started = FileSystems.last_updated(FileSystems.join(config.output, LEASE_FILE))
         if lease.took_over is not None:
-            logging.warning("took over the output from %s", lease.took_over.describe())
+            gone = " (its process on this machine is gone)" if lease.took_over.is_gone() else ""
+            logging.warning("took over the output from %s%s", lease.took_over.describe(), gone)
         removed = remove_stale_temporaries(config.output)
         if removed:
             logging.warning("removed %d temporary files left by an interrupted run", removed)
-        summary = _run_pipeline(pipeline_options, config, save_main_session, test_pipeline, matched, started)
+        try:
+            summary = _run_pipeline(pipeline_options, config, save_main_session, test_pipeline, matched, started)
+        except BaseException as exc:
+            signum = interruption()
+            if signum is None:
+                raise
+            # Under the lease still: what the stopped run left half-written goes, then the lease.
+            remove_stale_temporaries(config.output)
+            raise Interrupted(signum, _progress(config, started, matched)) from exc
     finally:
         lease.release()
     if lease.lost is not None:
@@ -178,6 +189,15 @@ class _NoRelayedJobMessages(logging.Filter):
         return not (record.module == "portable_runner" and record.funcName == "read_messages")
 
 
+def _progress(config: JobConfig, started: float, matched: int) -> str:
+    """'N dreamed, M left' from the records in the output (M where the inputs are known)."""
+    records = record_times(config.output)
+    dreamed = sum(1 for updated in records.values() if updated >= started)
+    if config.input_lists:
+        return f"{dreamed} dreamed"
+    return f"{dreamed} dreamed, {max(0, matched - len(records))} left"
+
+
 def _ran_on(pipeline: beam.Pipeline) -> str:
     """The runner that took the job (LocalRunner's choice, or the one named)."""
     runner = pipeline.runner
@@ -196,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger().addFilter(_NoRelayedJobMessages())  # relayed to the root logger itself
     # Empty sinks are skipped on purpose (see pipeline/empty_results.py): not news to a user.
     logging.getLogger("apache_beam.io.filebasedsink").setLevel(logging.ERROR)
+    # Local worker processes' start-up notices, relayed by the runner ("No semi_persistent_directory").
+    logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
     args = sys.argv[1:] if argv is None else list(argv)
     answer = early_answer(args)
     if answer is not None:
@@ -212,7 +234,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             except ValueError as exc:  # an unknown model: the message lists the valid ones
                 raise ConfigError(str(exc)) from exc
             return 0
-        summary = run(args)
+        with signals_interrupt():
+            summary = run(args)
+    except Interrupted as stop:
+        print(f"beam-deepdream: interrupted: {stop.done or 'nothing finished'}; run the same command "
+              "to finish", file=sys.stderr)
+        return stop.exit_code
     except START_ERRORS as exc:
         print(f"beam-deepdream: error: {exc}", file=sys.stderr)
         return 2

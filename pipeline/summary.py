@@ -117,10 +117,7 @@ def summary_from_output(
     files older than that are an earlier run's, and an input whose record is newer was
     dreamed now, one whose record is older was done before.
     """
-    fresh_records = {
-        meta.path for meta in _listing(FileSystems.join(output, RECORDS_DIR, "**"))
-        if meta.last_updated_in_seconds >= started
-    }
+    fresh_records = {path for path, updated in record_times(output).items() if updated >= started}
     counters: Counter[str] = Counter()
     for kind, file in (("images", metadata_file), ("sequences", sequences_file)):
         for record in _fresh_records(FileSystems.join(output, file), started):
@@ -133,6 +130,12 @@ def summary_from_output(
         counters[f"failed_{error.get('stage')}"] += 1
     counters["inputs"] = counters["written"] + counters["skipped"] + counters["failed"]
     return JobSummary(dict(counters), seconds, max_failure_ratio, from_output=True, runner=runner)
+
+
+def record_times(output: str) -> dict[str, float]:
+    """Every finished input's record in `output`, with the time (the storage's) it was written."""
+    return {meta.path: meta.last_updated_in_seconds
+            for meta in _listing(FileSystems.join(output, RECORDS_DIR, "**"))}
 
 
 def _listing(pattern: str) -> list[Any]:

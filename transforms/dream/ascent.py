@@ -12,10 +12,10 @@ import logging
 from typing import Callable, NamedTuple
 
 import numpy as np
-import tensorflow as tf
 
 from transforms.dream.gradients import GradientRule, normalizer, per_image_rms, unit_rms
 from transforms.dream.params import STEP_MODES, TILE_GRIDS
+from transforms.dream.quiet_tensorflow import tf
 from transforms.dream.robustness import zoom_and_turn
 
 LossFn = Callable[[tf.Tensor], tf.Tensor]  # BxHxWx3 -> loss per image, B

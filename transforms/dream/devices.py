@@ -1,7 +1,7 @@
 """Which device TensorFlow dreams on, set up so that several workers can share a GPU."""
 from __future__ import annotations
 
-import tensorflow as tf
+from transforms.dream.quiet_tensorflow import tf
 
 
 class NoGpuError(RuntimeError):

@@ -6,9 +6,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from transforms.dream.ascent import LossFn, RandomTransform, compile_octave_ascent
 from transforms.dream.folding import fold_batch_norms
@@ -20,6 +18,7 @@ from transforms.dream.octaves import octave_shapes
 from transforms.dream.params import DreamParams
 from transforms.dream.precision import LOSS_SCALE, with_precision
 from transforms.dream.preprocessing import Preprocessing
+from transforms.dream.quiet_tensorflow import keras, tf
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-import keras
 import numpy as np
+
+from transforms.dream.quiet_tensorflow import keras
 
 
 class FoldedAway(keras.layers.Layer):

@@ -8,8 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import tensorflow as tf
-
+from transforms.dream.quiet_tensorflow import tf
 from transforms.dream.smoothing import gaussian_blur, lap_normalize
 
 PER_IMAGE = [1, 2, 3]  # reduce over the pixels of each image, never across the batch

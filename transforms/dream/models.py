@@ -11,12 +11,11 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
-import keras
-
 from transforms.dream import offline_weights
 from transforms.dream.layers import LayerTerm, as_terms, format_layers
 from transforms.dream.model_table import BY_KERAS_CLASS, MODEL_FACTS, MODEL_TABLE
 from transforms.dream.preprocessing import CAFFE, INCEPTION, PREPROCESSINGS, RAW, TORCH, Preprocessing
+from transforms.dream.quiet_tensorflow import keras
 
 # Keras' own download location for the InceptionV3 no-top ImageNet weights.
 INCEPTION_V3_NOTOP_URL = (

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-import tensorflow as tf
-
 from transforms.dream.layers import LayersLike, LayerTerm, as_terms
 from transforms.dream.params import OBJECTIVES
+from transforms.dream.quiet_tensorflow import tf
 
 BORDER = 2
 

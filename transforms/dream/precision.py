@@ -8,9 +8,8 @@ the loss up before differentiating and the gradient down after (static loss scal
 """
 from __future__ import annotations
 
-import keras
-
 from transforms.dream.params import PRECISIONS
+from transforms.dream.quiet_tensorflow import keras
 
 # 2**12: lifts per-value gradients of ~1e-7 (a megapixel layer) well into float16's normal
 # range, while activations times this stay far below its maximum (65504).

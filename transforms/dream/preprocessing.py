@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import tensorflow as tf
+
+from transforms.dream.quiet_tensorflow import tf
 
 # ImageNet channel means in BGR order, as Keras' caffe-mode preprocess_input uses.
 _CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)

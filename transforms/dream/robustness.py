@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-import tensorflow as tf
+from transforms.dream.quiet_tensorflow import tf
 
 
 def zoom_and_turn(images: tf.Tensor, scale: tf.Tensor, degrees: tf.Tensor) -> tf.Tensor:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import tensorflow as tf
+
+from transforms.dream.quiet_tensorflow import tf
 
 _PER_IMAGE = [1, 2, 3]  # as gradients.PER_IMAGE: never across the batch
 

@@ -1,10 +1,12 @@
-"""Import TensorFlow without its C++ start-up chatter on stderr.
+"""TensorFlow and Keras for the dream modules, imported without TensorFlow's C++ start-up
+chatter on stderr: every module here takes `tf` and `keras` from this one.
 
 TensorFlow's native libraries print lines before its logging is set up (so
 TF_CPP_MIN_LOG_LEVEL cannot silence them): oneDNN notices, CPU-feature hints and, on a
 machine without an NVIDIA driver, 'Could not find cuda drivers' and 'failed call to
-cuInit'. None is something a user can act on. The CLI imports TensorFlow and lists its
-devices once with stderr sent to a file, then passes on every other line.
+cuInit'. None is something a user can act on. The first import (the launcher's, and each
+worker process's: a multi-process or portable run starts fresh ones) lists the devices once
+with stderr sent to a file, then passes on every other line.
 """
 from __future__ import annotations
 
@@ -40,3 +42,11 @@ def import_tensorflow_quietly() -> None:
                 if line.strip() and not _NOISE.search(line)]
     if kept:
         print("\n".join(kept), file=sys.stderr)
+
+
+import_tensorflow_quietly()
+
+import keras  # noqa: E402  (after the quiet import: Keras imports TensorFlow)
+import tensorflow as tf  # noqa: E402
+
+__all__ = ["import_tensorflow_quietly", "keras", "tf"]
