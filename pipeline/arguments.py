@@ -155,6 +155,8 @@ def check_job_options(options: DreamOptions) -> None:
         value = getattr(options, name)
         if value is not None and value <= 0:
             raise ConfigError(f"--{name} must be > 0, got {value}")
+    if options.http_retries < 0:
+        raise ConfigError(f"--http_retries must be >= 0, got {options.http_retries}")
     ratio = options.max_failure_ratio
     if ratio is not None and not 0 <= ratio <= 1:
         raise ConfigError(f"--max_failure_ratio must be within [0, 1], got {ratio}")

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -15,6 +17,7 @@ from transforms.dream.presets import (
     preset_from_settings,
     short_repr,
 )
+from transforms.fetch import DEFAULT_HTTP_RETRIES
 from transforms.recipe import Recipe, complete_preset, pixel_units
 from transforms.sequence_settings import SequenceSettings
 
@@ -71,6 +74,7 @@ class JobConfig:
     sequence_folders: tuple[str, ...] = ()  # --sequence patterns: each matched folder is one
     sequence: SequenceSettings = SequenceSettings()
     launch_folder: str | None = None  # relative local paths in manifests start here
+    http_retries: int = DEFAULT_HTTP_RETRIES
 
     @classmethod
     def from_options(cls, options: DreamOptions) -> JobConfig:
@@ -117,6 +121,7 @@ class JobConfig:
             sequence_folders=tuple(options.sequence or ()),
             sequence=sequence,
             launch_folder=os.getcwd(),
+            http_retries=options.http_retries,
         )
 
     @property
@@ -162,6 +167,25 @@ MAX_PARAMS_BYTES = 256 * 1024
 MAX_PARAMS_ALIASES = 32  # anchors shared between presets need a few; 32 bound any expansion
 
 
+def _params_loader() -> Any:
+    """PyYAML's safe loader, with numbers in exponent form (1e-2, 1E5) read as numbers:
+    YAML 1.2 (and JSON) say so, PyYAML's YAML 1.1 reads them as text."""
+    import yaml
+
+    class ParamsLoader(yaml.SafeLoader):
+        pass
+
+    ParamsLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
+    return ParamsLoader
+
+
+_ParamsLoader = _params_loader()
+
+
 def load_params_file(uri: str, allow_private_urls: bool = False) -> dict[str, Any]:
     """A JSON or YAML mapping of settings (and named presets under 'presets')."""
     import yaml  # Beam depends on PyYAML; JSON is read by the same safe loader
@@ -170,11 +194,17 @@ def load_params_file(uri: str, allow_private_urls: bool = False) -> dict[str, An
 
     try:
         text = read_bytes(uri, MAX_PARAMS_BYTES, allow_private_urls=allow_private_urls).decode("utf-8")
-        # Aliases can expand a few hundred bytes into gigabytes: count them before building.
-        aliases = sum(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader))
-        if aliases > MAX_PARAMS_ALIASES:
-            raise ConfigError(f"--params {uri!r} uses {aliases} YAML aliases; at most {MAX_PARAMS_ALIASES}")
-        settings = yaml.safe_load(text)
+        if uri.lower().endswith(".json"):  # JSON as JSON: 1e-06 is a number there
+            try:
+                settings = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"--params {uri!r} is not valid JSON: {exc}") from None
+        else:
+            # Aliases can expand a few hundred bytes into gigabytes: count them before building.
+            aliases = sum(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=_ParamsLoader))
+            if aliases > MAX_PARAMS_ALIASES:
+                raise ConfigError(f"--params {uri!r} uses {aliases} YAML aliases; at most {MAX_PARAMS_ALIASES}")
+            settings = yaml.load(text, Loader=_ParamsLoader)  # noqa: S506 (a SafeLoader)
     except ConfigError:  # ours, already one line (and a ValueError, which the last clause takes)
         raise
     except InputTooLargeError:

@@ -97,7 +97,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
     folders, videos, others = todo | "FoldersVideosOrFiles" >> beam.Partition(
         _Split(lambda f: 0 if f.folder else 1 if is_video(f.uri) else 2), 3)
     read = others | "ReadBytes" >> beam.ParDo(
-        ReadBytes(config.max_bytes, config.http_timeout, config.allow_private_urls)
+        ReadBytes(config.max_bytes, config.http_timeout, config.allow_private_urls, config.http_retries)
     ).with_outputs(ERRORS, main="ok")
     split = read.ok | "SplitAnimations" >> beam.ParDo(SplitAnimations(config.sequence)).with_outputs(
         ERRORS, SEQUENCES, main="ok")

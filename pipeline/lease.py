@@ -183,6 +183,17 @@ class S3LeaseStore:
         return self._put(data, IfMatch=version)
 
     def delete(self, version: Any) -> None:
+        """Only our own lease: a conditional DELETE (If-Match), atomic where the store
+        honours it (AWS S3, moto); where it refuses the condition, read-compare-delete."""
+        try:
+            self._client.delete_object(Bucket=self._bucket, Key=self._key, IfMatch=version)
+            return
+        except Exception as exc:
+            if self._precondition_failed(exc):  # another job's lease now: leave it
+                return
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+            if code not in ("NotImplemented", "InvalidArgument", "501"):
+                raise
         current = self.read()
         if current is not None and current[1] == version:
             self._client.delete_object(Bucket=self._bucket, Key=self._key)

@@ -15,7 +15,7 @@ from transforms.dream.params import (
     TILE_GRIDS,
 )
 from transforms.dream.presets import DEFAULT_PRESET, PRESETS
-from transforms.fetch import DEFAULT_HTTP_TIMEOUT_S, DEFAULT_MAX_BYTES
+from transforms.fetch import DEFAULT_HTTP_RETRIES, DEFAULT_HTTP_TIMEOUT_S, DEFAULT_MAX_BYTES
 from transforms.imaging import DEFAULT_MAX_PIXELS, FORMATS
 from transforms.sequence_settings import (
     DEFAULT_MAX_FRAMES,
@@ -266,7 +266,13 @@ class DreamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--http_timeout", type=float, default=DEFAULT_HTTP_TIMEOUT_S,
-            help="Seconds an http(s) download may take in all: connection, redirects and body.",
+            help="Seconds an http(s) download may take in all: connection, redirects, body and retries.",
+        )
+        parser.add_argument(
+            "--http_retries", type=int, default=DEFAULT_HTTP_RETRIES,
+            help="Times an http(s) input is asked again after a passing failure (429, 5xx, a reset "
+            "connection), waiting 0.5, 1, 2, ... s with jitter or the server's Retry-After, all "
+            f"within --http_timeout; 404 and refused addresses are final (default {DEFAULT_HTTP_RETRIES}).",
         )
         parser.add_argument(
             "--allow_private_urls", action="store_true", default=False,

@@ -40,7 +40,8 @@ def load_jsonl(path: str) -> list[dict[str, Any]]:
 def thumbnail(uri: str, allow_private_urls: bool = False) -> bytes | None:
     """A small JPEG of the image at uri, or None if it cannot be read any more."""
     try:
-        image = Image.fromarray(decode_image(read_bytes(uri, allow_private_urls=allow_private_urls)).rgb)
+        data = read_bytes(uri, allow_private_urls=allow_private_urls)
+        image = Image.fromarray(decode_image(data, fit_to=THUMB_SIZE).rgb)  # a large JPEG decoded small
     except Exception:  # an input gone since the job ran shows as a placeholder
         return None
     image.thumbnail((THUMB_SIZE, THUMB_SIZE))

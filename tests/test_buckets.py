@@ -238,3 +238,30 @@ def test_sequences_in_a_bucket_stream_in_and_out(s3, tmp_path):
     assert (back.frame_count, back.has_audio) == (8, True)
     with Image.open(io.BytesIO(client.get_object(Bucket=bucket, Key="out/wave.gif")["Body"].read())) as gif:
         assert gif.n_frames == 3
+
+
+def test_releasing_a_lease_never_deletes_the_next_jobs(s3):
+    """Another job takes the lease over just as this one releases it (its PUT lands right
+    before this job's DELETE goes out): the new lease survives."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline.lease import S3LeaseStore
+
+    bucket = new_bucket(s3)
+    uri = f"s3://{bucket}/out/.deepdream/lease.json"
+    options = PipelineOptions(s3.options)
+    mine, other = S3LeaseStore(uri, options), S3LeaseStore(uri, options)
+    version = mine.create(b"this job")
+    raced = []
+
+    def the_next_job_takes_over(**kwargs):
+        if not raced:
+            raced.append(other.replace(b"the next job", version))
+
+    mine._client.meta.events.register("before-send.s3.DeleteObject", the_next_job_takes_over)
+    mine.delete(version)
+    assert raced and raced[0] is not None
+    assert other.read()[0] == b"the next job"
+    # Undisturbed, a release deletes its own lease.
+    S3LeaseStore(uri, options).delete(other.read()[1])
+    assert other.read() is None

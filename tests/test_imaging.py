@@ -102,3 +102,33 @@ def test_encode_round_trips(fmt):
     assert back.shape == rgb.shape
     if fmt == "png":
         np.testing.assert_array_equal(back, rgb)
+
+
+def test_a_large_jpeg_is_decoded_small_when_it_will_be_fitted():
+    """With fit_to, libjpeg decodes at a reduced scale: within a grey level of decoding it
+    whole and fitting it, without ever holding the full-size pixels."""
+    import io
+    import tracemalloc
+
+    from transforms.imaging import decode_image, fit_within
+
+    yy, xx = np.mgrid[0:1600, 0:2400].astype(np.float32)
+    smooth = np.stack([xx / 2400 * 255, yy / 1600 * 255, (np.sin(xx / 40) + 1) * 127], axis=-1).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(smooth).save(buffer, "JPEG", quality=92)
+    data = buffer.getvalue()
+
+    def peak(function):
+        tracemalloc.start()
+        result = function()
+        used = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return result, used
+
+    exact, exact_peak = peak(lambda: fit_within(decode_image(data).rgb, 500))
+    small, small_peak = peak(lambda: fit_within(decode_image(data, fit_to=500).rgb, 500))
+    assert small.shape == exact.shape == (333, 500, 3)
+    assert np.abs(small.astype(int) - exact.astype(int)).mean() < 1.0
+    assert exact_peak > 2400 * 1600 * 3 > 4 * small_peak  # the whole image was never decoded
+    decoded = decode_image(data, fit_to=500)
+    assert (decoded.source_width, decoded.source_height) == (2400, 1600)  # the input's own size

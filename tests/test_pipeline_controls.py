@@ -251,3 +251,27 @@ def test_a_typo_in_the_params_file_is_reported_even_when_an_option_replaces_it(t
     params.write_text("iterations: many\n")
     assert main(["--input=x.png", f"--output={tmp_path / 'out'}", f"--params={params}", "--iterations=2"]) == 2
     assert "iterations" in capsys.readouterr().err
+
+
+def test_params_written_by_a_program_are_read_as_numbers(tmp_path):
+    """json.dumps writes 1e-06; YAML 1.2 (and people) write 1e-2: both are numbers, with
+    the same settings key as the same values on the command line."""
+    import json as json_module
+
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline.config import JobConfig
+    from pipeline.options import DreamOptions
+    from transforms.resume import settings_key
+
+    as_json = tmp_path / "p.json"
+    as_json.write_text(json_module.dumps({"grad_eps": 1e-06, "step": 0.01, "preset": "lapnorm"}))
+    as_yaml = tmp_path / "p.yaml"
+    as_yaml.write_text("grad_eps: 1e-6\nstep: 1e-2\npreset: lapnorm\n")
+
+    def key(*args: str) -> str:
+        options = PipelineOptions(["--input=x", "--output=y", *args]).view_as(DreamOptions)
+        return settings_key(JobConfig.from_options(options).job_metadata())
+
+    command_line = key("--grad_eps=0.000001", "--step=0.01", "--preset=lapnorm")
+    assert key(f"--params={as_json}") == key(f"--params={as_yaml}") == command_line

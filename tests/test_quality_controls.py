@@ -204,3 +204,12 @@ def test_random_scale_and_rotation_change_the_dream_and_follow_the_seed(dreamer,
                   - dreamer.dream(photo, tiled).image).max() <= 1
     off = dataclasses.replace(SHORT, random_scale_min=1.0, random_scale_max=1.0, random_rotate=0.0)
     np.testing.assert_array_equal(dreamer.dream(photo, off).image, base)
+
+
+def test_the_depthwise_blur_gives_the_dense_blurs_values():
+    """--grad_blur's depthwise convolution against the dense one it replaced (bench/library_bench.py)."""
+    from bench.library_bench import dense_gaussian_blur
+
+    grads = tf.constant(np.random.default_rng(3).normal(size=(2, 37, 51, 3)).astype(np.float32))
+    for sigma in (0.6, 2.0, 4.5):
+        np.testing.assert_allclose(gaussian_blur(grads, sigma), dense_gaussian_blur(grads, sigma), atol=1e-6)

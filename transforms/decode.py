@@ -20,9 +20,8 @@ class DecodeImage(FallibleStage):
         return element.source.uri
 
     def run(self, element: ImageBytes) -> Iterable[ImageToDream]:
-        decoded = decode_image(element.data, self._max_pixels)
-        height, width = decoded.rgb.shape[:2]
+        decoded = decode_image(element.data, self._max_pixels, fit_to=self._max_size)
         yield ImageToDream(
             element.source, fit_within(decoded.rgb, self._max_size), decoded.source_format,
-            decoded.source_mode, width, height,
+            decoded.source_mode, decoded.source_width, decoded.source_height,
         )

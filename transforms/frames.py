@@ -174,8 +174,8 @@ def read_frames(
     """
     if info.kind == "folder":
         for index in range(start, min(stop, info.frame_count)):
-            yield index, fit_within(decode_image(read_bytes(info.frame_uris[index * frame_step]), max_pixels).rgb,
-                                    max_size)
+            data = read_bytes(info.frame_uris[index * frame_step])
+            yield index, fit_within(decode_image(data, max_pixels, fit_to=max_size).rgb, max_size)
         return
     frames: Generator[tuple[int, np.ndarray], None, None] = (
         _animation_frames(uri, data) if info.kind == "animation" else _video_frames(uri))

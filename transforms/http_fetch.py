@@ -4,6 +4,11 @@ Only http and https, at most MAX_REDIRECTS redirects (each to http(s) again), on
 for the whole download, a byte cap, and by default no connection to a loopback, link-local
 (the cloud metadata server), private or otherwise non-global address. The address is checked
 on the socket actually connected, so a DNS answer cannot change between check and use.
+
+A passing failure (429, 5xx, a reset or refused connection) is asked again, at most
+`retries` times, waiting as urllib3's `Retry` decides (exponential backoff with jitter, or
+the server's Retry-After), always within the same deadline; a 404, a refused address or an
+oversized body is final.
 """
 from __future__ import annotations
 
@@ -12,8 +17,16 @@ import ipaddress
 import socket
 import time
 import urllib.parse
+from typing import Any
+
+from urllib3.exceptions import MaxRetryError, ProtocolError
+from urllib3.util.retry import Retry
 
 MAX_REDIRECTS = 5
+DEFAULT_HTTP_RETRIES = 3
+BACKOFF_FACTOR = 0.5  # seconds before the first retry; then doubled, up to 8 s, with jitter
+# Answers worth asking again: a timeout, rate limits, a server's passing trouble.
+TRANSIENT_STATUS = (408, 429, 500, 502, 503, 504)
 _REDIRECTS = (301, 302, 303, 307, 308)
 _USER_AGENT = "beam-deepdream/0.1"
 _CHUNK = 1 << 20
@@ -28,6 +41,14 @@ class URLNotAllowedError(ValueError):
 
 class HTTPStatusError(IOError):
     """The server answered with an error status."""
+
+    def __init__(self, message: str, status: int = 0, headers: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = headers if headers is not None else {}
+
+    def get_redirect_location(self) -> bool:  # read by urllib3's Retry, as a response
+        return False
 
 
 class ShortBodyError(IOError):
@@ -126,9 +147,43 @@ def _read_body(response: http.client.HTTPResponse, sock_owner: http.client.HTTPC
     return b"".join(chunks)
 
 
-def fetch_url(url: str, max_bytes: int, timeout_s: float, allow_private: bool = False) -> bytes:
-    """The body of `url`, following up to MAX_REDIRECTS http(s) redirects, all within timeout_s."""
+def retry_policy(retries: int) -> Retry:
+    """urllib3's policy for the attempts after the first."""
+    return Retry(total=retries, connect=retries, read=retries, status=retries, other=0, redirect=False,
+                 backoff_factor=BACKOFF_FACTOR, backoff_max=8.0, backoff_jitter=0.25,
+                 status_forcelist=TRANSIENT_STATUS, respect_retry_after_header=True, raise_on_status=False)
+
+
+def fetch_url(url: str, max_bytes: int, timeout_s: float, allow_private: bool = False,
+              retries: int = DEFAULT_HTTP_RETRIES) -> bytes:
+    """The body of `url`, following up to MAX_REDIRECTS http(s) redirects and asking again
+    after passing failures (see retry_policy), all within timeout_s."""
     deadline = time.monotonic() + timeout_s
+    retry = retry_policy(retries)
+    while True:
+        failure: Exception
+        try:
+            return _fetch_once(url, max_bytes, timeout_s, allow_private, deadline)
+        except HTTPStatusError as exc:
+            if exc.status not in TRANSIENT_STATUS:
+                raise
+            failure, answer, error = exc, exc, None
+        except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine) as exc:
+            failure, answer, error = exc, None, ProtocolError(str(exc) or type(exc).__name__, exc)
+        try:
+            retry = retry.increment("GET", url, response=answer, error=error)  # type: ignore[arg-type]
+        except MaxRetryError:
+            raise failure from None
+        wait = retry.get_retry_after(answer) if answer is not None else None  # type: ignore[arg-type]
+        # urllib3 asks the first time again at once; a rate limit wants a pause: 0.5, 1, 2, ... s.
+        wait = max(retry.get_backoff_time(), BACKOFF_FACTOR) if wait is None else wait
+        if wait >= deadline - time.monotonic():
+            raise DownloadTimeoutError(
+                f"{url}: {failure}; the next try would come after http_timeout={timeout_s:g}s") from None
+        time.sleep(wait)
+
+
+def _fetch_once(url: str, max_bytes: int, timeout_s: float, allow_private: bool, deadline: float) -> bytes:
     for _ in range(MAX_REDIRECTS + 1):
         scheme, host, port, target = _split(url)
         kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
@@ -143,11 +198,12 @@ def fetch_url(url: str, max_bytes: int, timeout_s: float, allow_private: bool = 
             if response.status in _REDIRECTS:
                 location = response.getheader("Location")
                 if not location:
-                    raise HTTPStatusError(f"HTTP Error {response.status} without a Location: {url}")
+                    raise HTTPStatusError(f"HTTP Error {response.status} without a Location: {url}", response.status)
                 url = urllib.parse.urljoin(url, location)
                 continue
             if response.status != 200:
-                raise HTTPStatusError(f"HTTP Error {response.status}: {response.reason} ({url})")
+                raise HTTPStatusError(f"HTTP Error {response.status}: {response.reason} ({url})",
+                                      response.status, response.headers)
             return _read_body(response, connection, url, max_bytes, deadline, timeout_s)
         finally:
             connection.close()

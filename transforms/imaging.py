@@ -25,6 +25,8 @@ class DecodedImage(NamedTuple):
     rgb: np.ndarray  # uint8 HxWx3
     source_format: str  # Pillow's format name, e.g. JPEG
     source_mode: str  # Pillow's mode before conversion, e.g. RGBA
+    source_width: int = 0  # the image's full size, upright (a reduced decode holds fewer pixels)
+    source_height: int = 0
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -52,10 +54,12 @@ def _grey_to_rgb(values: np.ndarray) -> Image.Image:
     return Image.fromarray(np.stack([grey] * 3, axis=-1), "RGB")
 
 
-def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, fit_to: int | None = None) -> DecodedImage:
     """Decode any format Pillow reads; EXIF orientation applied; first frame of animations.
 
-    The pixel count is checked from the header, before any pixel memory is allocated.
+    The pixel count is checked from the header, before any pixel memory is allocated. With
+    `fit_to`, a JPEG larger than that is decoded by libjpeg at 1/2, 1/4 or 1/8 scale (no
+    smaller than `fit_to`), so its full-size pixels are never held: the caller still fits it.
     """
     if not data:
         raise ImageRejectedError("file is empty")
@@ -74,13 +78,18 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
             f"{max_pixels}"
         )
     source_format, source_mode = image.format or "unknown", image.mode
+    if fit_to is not None and source_format == "JPEG" and max(width, height) > fit_to:
+        fitted_height, fitted_width = fitted_size(height, width, fit_to)
+        image.draft(image.mode, (fitted_width, fitted_height))
     try:
         image.seek(0)
         image.load()
     except (OSError, SyntaxError, ValueError, EOFError) as exc:  # truncated or corrupt data
         raise ImageRejectedError(f"{source_format} data is corrupt or truncated: {exc}") from exc
     upright = ImageOps.exif_transpose(image)
-    return DecodedImage(np.asarray(_to_rgb(upright), dtype=np.uint8), source_format, source_mode)
+    turned = upright.size != image.size  # EXIF turned it a quarter: the sides swap
+    return DecodedImage(np.asarray(_to_rgb(upright), dtype=np.uint8), source_format, source_mode,
+                        height if turned else width, width if turned else height)
 
 
 def fitted_size(height: int, width: int, max_size: int | None) -> tuple[int, int]:

@@ -12,7 +12,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from transforms.elements import ImageBytes, InputFile
-from transforms.fetch import read_bytes
+from transforms.fetch import DEFAULT_HTTP_RETRIES, read_bytes
 from transforms.naming import disambiguate, glob_prefix, has_scheme, listed_stem, normalize_local, output_stem
 from transforms.records import error_record
 from transforms.stages import ERRORS, METRICS_NAMESPACE, FallibleStage
@@ -255,15 +255,17 @@ class CheckPreset(FallibleStage):
 class ReadBytes(FallibleStage):
     stage, outcome = "read", "read"
 
-    def __init__(self, max_bytes: int, http_timeout: float, allow_private_urls: bool = False) -> None:
+    def __init__(self, max_bytes: int, http_timeout: float, allow_private_urls: bool = False,
+                 http_retries: int = DEFAULT_HTTP_RETRIES) -> None:
         super().__init__()
         self._max_bytes = max_bytes
         self._http_timeout = http_timeout
         self._allow_private_urls = allow_private_urls
+        self._http_retries = http_retries
 
     def uri_of(self, element: InputFile) -> str:
         return element.uri
 
     def run(self, element: InputFile) -> Iterable[ImageBytes]:
         yield ImageBytes(element, read_bytes(
-            element.uri, self._max_bytes, self._http_timeout, self._allow_private_urls))
+            element.uri, self._max_bytes, self._http_timeout, self._allow_private_urls, self._http_retries))

@@ -236,7 +236,8 @@ class DreamSegments(DreamStage):
         """The zoom's frames, from the first frame a killed run did not finish (`records`
         gets the finished ones)."""
         source = element.source
-        still = fit_within(decode_image(read_bytes(source.uri, self._max_bytes), self._max_pixels).rgb, self._max_size)
+        still = fit_within(decode_image(read_bytes(source.uri, self._max_bytes), self._max_pixels,
+                                        fit_to=self._max_size).rgb, self._max_size)
         folder = segment_dir(self._output_dir, source.stem, element.number)
         done = {}
         for metadata in FileSystems.match([FileSystems.join(folder, "*.json")])[0].metadata_list:

@@ -70,5 +70,9 @@ def gaussian_blur(image: tf.Tensor, sigma: float) -> tf.Tensor:
     taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     taps = (taps / taps.sum()).astype(np.float32)
     padded = tf.pad(image, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="SYMMETRIC")
-    rows = tf.nn.conv2d(padded, _depthwise(taps[:, np.newaxis]), strides=1, padding="VALID")
-    return tf.nn.conv2d(rows, _depthwise(taps[np.newaxis, :]), strides=1, padding="VALID")
+    # Each channel on its own: a depthwise convolution (a dense one with a diagonal filter
+    # gives the same values at ~2.5x the cost, and --grad_blur runs every step).
+    columns = tf.constant(np.tile(taps[:, None, None, None], (1, 1, _CHANNELS, 1)))
+    rows = tf.constant(np.tile(taps[None, :, None, None], (1, 1, _CHANNELS, 1)))
+    vertical = tf.nn.depthwise_conv2d(padded, columns, strides=[1, 1, 1, 1], padding="VALID")
+    return tf.nn.depthwise_conv2d(vertical, rows, strides=[1, 1, 1, 1], padding="VALID")
