@@ -237,8 +237,9 @@ class DreamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--batch_size", type=int, default=1,
-            help="Dream up to this many same-size images in one pass (GPU workers); results "
-            "are identical to one by one.",
+            help="Dream up to this many same-size images in one pass (GPU workers); each result "
+            "is its one-by-one dream to float rounding (at most one grey level; bit-identical on "
+            "the CPUs tested), and the same in any order and batch.",
         )
         parser.add_argument(
             "--precision", default="float32", choices=PRECISIONS,

@@ -206,6 +206,18 @@ def test_tiled_loss_matches_untiled(dreamer, photo, tile_size):
     assert tiled == pytest.approx(untiled, rel=0.1)
 
 
+@pytest.mark.parametrize("tile_grid", ["shifted", "rolled"])
+def test_tiles_smaller_than_the_image_really_cut_it(dreamer, photo, tile_grid):
+    """Observed in the dream, not in a record: tiles see zero padding where the whole image
+    sees neighbours, so a tiled dream differs from the untiled one (and both grids tile)."""
+    params = dataclasses.replace(SHORT, octaves=1, tile_grid=tile_grid)
+    untiled = dreamer.dream(photo, params)
+    tiled = dreamer.dream(photo, dataclasses.replace(params, tile_size=64))
+    assert tiled.tile_size == 64
+    assert np.abs(tiled.image.astype(int) - untiled.image.astype(int)).max() > 0
+    assert tiled.octaves[0].losses != untiled.octaves[0].losses
+
+
 def test_one_tile_covering_the_image_is_the_untiled_dream(dreamer, photo):
     params = dataclasses.replace(SHORT, octaves=1)
     untiled = dreamer.dream(photo, params)
@@ -247,6 +259,17 @@ def test_mixed_precision_matches_float32_within_tolerance(tiny_model, photo, pre
         np.testing.assert_allclose(a.losses, b.losses, rtol=2e-2)
     diff = np.abs(mixed.image.astype(int) - full.image)
     assert diff.mean() < 0.5 and diff.max() <= level_tolerance * 4, (diff.mean(), diff.max())
+    assert diff.max() > 0  # it did compute in the lower precision: float32 would match exactly
+
+
+@pytest.mark.parametrize("precision, dtype", [("mixed_float16", "float16"), ("mixed_bfloat16", "bfloat16")])
+def test_mixed_precision_layers_compute_in_the_lower_precision(tiny_model, precision, dtype):
+    from transforms.dream.precision import with_precision
+
+    mixed = with_precision(tiny_model, precision)
+    convolutions = [layer for layer in mixed.layers if layer.weights]
+    assert convolutions and all(layer.compute_dtype == dtype for layer in convolutions)
+    assert all(w.dtype == "float32" for layer in convolutions for w in layer.weights)  # weights stay
 
 
 def test_loss_scaling_keeps_small_float16_gradients(tiny_model, photo):

@@ -132,3 +132,11 @@ def test_a_large_jpeg_is_decoded_small_when_it_will_be_fitted():
     assert exact_peak > 2400 * 1600 * 3 > 4 * small_peak  # the whole image was never decoded
     decoded = decode_image(data, fit_to=500)
     assert (decoded.source_width, decoded.source_height) == (2400, 1600)  # the input's own size
+
+
+@pytest.mark.parametrize("mode, transparent", [("LA", (40, 0)), ("RGBA", (40, 80, 120, 0))])
+def test_transparent_pixels_are_composited_over_white(mode, transparent):
+    image = Image.new(mode, (5, 6), transparent)
+    decoded = decode_image(to_bytes(image, "PNG"))
+    assert decoded.source_mode == mode
+    assert (decoded.rgb == 255).all(), decoded.rgb[0, 0]

@@ -71,10 +71,14 @@ def test_every_named_model_has_valid_default_layers(name):
     assert spec.preprocessing.name == expected.get(name, "inception")
 
 
-@pytest.mark.parametrize("name", ["MobileNetV2", "mobilenet_v2", "efficientnetb0", "ConvNeXtTiny"])
-def test_keras_application_names_in_any_spelling(name):
+@pytest.mark.parametrize("name, network", [
+    ("MobileNetV2", "mobilenetv2"), ("mobilenet_v2", "mobilenetv2"), ("efficientnetb0", "efficientnetb0"),
+    ("ConvNeXtTiny", "convnext_tiny"),
+])
+def test_keras_application_names_in_any_spelling(name, network):
     spec = get_model_spec(name)
     assert spec.architecture is not None  # ImageNet weights come by download
+    assert spec.layers_model().name.lower().startswith(network)  # that network, not another
     if name == "ConvNeXtTiny":  # no default layers: --layers is needed, and the job says so
         assert spec.default_layers == () and spec.preprocessing.name == "raw"
 

@@ -99,6 +99,24 @@ def test_run_inference_batches_same_size_images_in_one_pass(tiny_file, photo):
                     equal_to([True]), label="SameAsAlone")
 
 
+def test_the_handler_dreams_each_sizes_images_in_one_pass(tiny_file, photo):
+    """Observed on the Dreamer: two same-size images go through one dream_batch call."""
+    small = np.ascontiguousarray(photo[:96, :128])
+    handler = DeepDreamModelHandler("vgg16", model=tiny_file, batch_size=3, **TINY)
+    dreamer = handler.load_model()
+    passes: list[int] = []
+    dream_batch = dreamer.dream_batch
+
+    def counted(images, params):
+        passes.append(len(images))
+        return dream_batch(images, params)
+
+    dreamer.dream_batch = counted
+    results = handler.run_inference([photo, small, photo], dreamer)
+    assert sorted(passes) == [1, 2]
+    assert [r.inference.image.shape[:2] for r in results] == [(200, 264), (96, 128), (200, 264)]
+
+
 def test_settings_are_checked_when_the_transform_is_built():
     with pytest.raises(ValueError, match="unknown setting"):
         DeepDream("vgg16", iteration=3)
