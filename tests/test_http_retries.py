@@ -11,7 +11,7 @@ from pipeline.run import run
 from tests.conftest import read_jsonl
 from tests.servers import http_server, serve_bytes
 from tests.test_buckets import png
-from transforms.http_fetch import DownloadTimeoutError, HTTPStatusError, fetch_url
+from transforms.http_fetch import DownloadTimeoutError, HTTPStatusError, URLNotAllowedError, fetch_url
 
 
 def failing_first(times: int, failure, then) -> tuple:
@@ -72,6 +72,13 @@ def test_a_final_answer_is_not_asked_again(code):
     with http_server({"/a.png": handler}) as base, pytest.raises(HTTPStatusError, match=str(code)):
         fetch_url(f"{base}/a.png", 10**6, 30, allow_private=True)
     assert len(seen) == 1
+
+
+def test_a_refused_private_address_is_not_asked_again():
+    handler, seen = failing_first(0, status(503), serve_bytes(IMAGE))
+    with http_server({"/a.png": handler}) as base, pytest.raises(URLNotAllowedError):
+        fetch_url(f"{base}/a.png", 10**6, 30, allow_private=False)
+    assert seen == []  # refused on the connected address: no request was ever sent
 
 
 def test_attempts_and_waiting_are_bounded():

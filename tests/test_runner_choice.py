@@ -3,6 +3,7 @@ before any input is read or anything is written; Beam's runner options are all k
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -32,18 +33,23 @@ def photos(tmp_path):
      "--job_endpoint localhost:{port}: nothing answers there"),
     (["--runner=FlinkRunner", "--flink_master=[local]", "--environment_type=DOCKER"], "no Docker engine"),
     (["--runner=PortableRunner", "--job_endpoint=localhost:{port}"], "no Docker engine"),
+    (["--runner=PrismRunner", "--job_port={busy}"], "--job_port {busy} is in use"),
 ])
 def test_runner_that_cannot_run_here_is_one_line(photos, capsys, monkeypatch, runner_args, says):
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     if Path("/var/run/docker.sock").exists():
         pytest.skip("this machine has a Docker engine")
     port = free_port()
-    args = [f"--input={photos}/in/*.jpg", f"--output={photos}/out",
-            *(arg.format(port=port) for arg in runner_args)]
-    assert main(args) == 2
+    with socket.socket() as busy:  # a port something else serves on
+        busy.bind(("localhost", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        args = [f"--input={photos}/in/*.jpg", f"--output={photos}/out",
+                *(arg.format(port=port, busy=taken) for arg in runner_args)]
+        assert main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("beam-deepdream: error: ")
-    assert says.format(port=port) in err
+    assert says.format(port=port, busy=taken) in err
     assert not (photos / "out").exists()
 
 

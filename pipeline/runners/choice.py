@@ -8,6 +8,7 @@ import shutil
 import socket
 
 from apache_beam.options.pipeline_options import (
+    JobServerOptions,
     PipelineOptions,
     PortableOptions,
     PrismRunnerOptions,
@@ -69,6 +70,9 @@ def check_runner(options: PipelineOptions) -> None:
         _check_reachable("--job_endpoint", portable.job_endpoint)
     if (portable.environment_type or "").upper() == "EXTERNAL":
         _check_reachable("--environment_config", portable.environment_config)
+    job_port = options.view_as(JobServerOptions).job_port
+    if name in ("PrismRunner", "DirectRunner") and job_port:
+        _check_free("--job_port", job_port)
     prism_location = options.view_as(PrismRunnerOptions).prism_location
     if prism_location and "://" not in prism_location and not os.path.isfile(prism_location):
         raise ConfigError(f"--prism_location {prism_location!r} is not a file: give Prism's binary "
@@ -87,6 +91,16 @@ def _check_reachable(option: str, address: str | None) -> None:
     except OSError as exc:
         raise ConfigError(f"{option} {address}: nothing answers there ({exc.strerror or exc}); "
                           "start the service first") from None
+
+
+def _check_free(option: str, port: int) -> None:
+    """A port the runner will serve on must be free: Prism would fail to start on it."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("localhost", port))
+        except OSError as exc:
+            raise ConfigError(f"{option} {port} is in use ({exc.strerror or exc}): give another, "
+                              "or leave it out (a free port is picked)") from None
 
 
 def _docker_engine() -> bool:
