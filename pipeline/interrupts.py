@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
+import sys
 import threading
 from typing import Iterator
 
@@ -70,3 +72,29 @@ def signals_interrupt() -> Iterator[None]:
 def interruption() -> int | None:
     """The signal that interrupted the run, if one did."""
     return received.signum
+
+
+@contextlib.contextmanager
+def worker_output_quiet_once_interrupted() -> Iterator[None]:
+    """Worker processes of a local multi-process run share the launcher's stderr, and as a
+    stopped job tears them down their shells report it ('Segmentation fault'). Within, fd 2
+    goes through a pipe that passes everything on until the job is interrupted, and nothing
+    after: the launcher's own last line goes straight to the terminal."""
+    sys.stderr.flush()
+    read_end, write_end = os.pipe()
+    terminal = os.dup(2)
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def relay() -> None:  # runs until every worker has let go of the pipe
+        with os.fdopen(read_end, "rb", buffering=0) as pipe:
+            for line in iter(pipe.readline, b""):
+                if received.signum is None:
+                    os.write(terminal, line)
+
+    threading.Thread(target=relay, name="worker-stderr", daemon=True).start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(terminal, 2)  # the workers keep the pipe; the launcher has the terminal back

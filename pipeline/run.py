@@ -10,6 +10,7 @@ from typing import Sequence
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import (
+    DirectOptions,
     GoogleCloudOptions,
     PipelineOptions,
     SetupOptions,
@@ -23,7 +24,12 @@ from pipeline.cleanup import remove_stale_temporaries
 from pipeline.config import ConfigError, JobConfig, one_line
 from pipeline.empty_results import write_empty_results
 from pipeline.graph import ERRORS_FILE, METADATA_FILE, METADATA_PARQUET, SEQUENCES_FILE, build_pipeline
-from pipeline.interrupts import Interrupted, interruption, signals_interrupt
+from pipeline.interrupts import (
+    Interrupted,
+    interruption,
+    signals_interrupt,
+    worker_output_quiet_once_interrupted,
+)
 from pipeline.lease import LEASE_FILE, LeaseLostError, OutputLease, OutputLockedError, lease_store
 from pipeline.model_checks import check_models, list_layers
 from pipeline.options import DreamOptions
@@ -151,7 +157,9 @@ def _run_pipeline(
     # A live line on a terminal, for local outputs (the records it counts are local files).
     show_progress = sys.stderr.isatty() and is_local(config.output)
     progress = ProgressLine(config.output, None if config.input_lists else matched) if show_progress else nullcontext()
-    with progress:
+    multi_process = pipeline_options.view_as(DirectOptions).direct_running_mode == "multi_processing"
+    workers_output = worker_output_quiet_once_interrupted() if multi_process else nullcontext()
+    with progress, workers_output:
         try:
             result = pipeline.run()
             state = result.wait_until_finish()
