@@ -20,9 +20,7 @@ from apache_beam.options.pipeline_options import (
 from apache_beam.runners.runner import PipelineState
 
 from pipeline.arguments import complete_bare_flags, early_answer, is_dry_run
-from pipeline.cleanup import remove_stale_temporaries
 from pipeline.config import ConfigError, JobConfig, one_line
-from pipeline.empty_results import write_empty_results
 from pipeline.graph import ERRORS_FILE, METADATA_FILE, METADATA_PARQUET, SEQUENCES_FILE, build_pipeline
 from pipeline.interrupts import (
     Interrupted,
@@ -30,10 +28,8 @@ from pipeline.interrupts import (
     signals_interrupt,
     worker_output_quiet_once_interrupted,
 )
-from pipeline.lease import LEASE_FILE, LeaseLostError, OutputLease, OutputLockedError, lease_store
 from pipeline.model_checks import check_models, list_layers
 from pipeline.options import DreamOptions
-from pipeline.output_checks import check_output_outside_inputs, check_output_writable
 from pipeline.progress import ProgressLine
 from pipeline.report import write_report
 from pipeline.runners.choice import check_runner
@@ -41,7 +37,11 @@ from pipeline.runners.local import LocalRunner
 from pipeline.runners.paths import make_local_paths_absolute
 from pipeline.runners.prism import quiet_prism
 from pipeline.runners.worker_options import carry_filesystem_options
-from pipeline.s3 import check_s3_access
+from pipeline.storage.cleanup import remove_stale_temporaries
+from pipeline.storage.empty_results import write_empty_results
+from pipeline.storage.lease import LEASE_FILE, LeaseLostError, OutputLease, OutputLockedError, lease_store
+from pipeline.storage.output_checks import check_output_outside_inputs, check_output_writable
+from pipeline.storage.s3 import check_s3_access
 from pipeline.summary import JobSummary, record_times, summarize, summary_from_output
 from transforms.dream.presets import get_preset
 from transforms.fetch import is_local

@@ -245,7 +245,7 @@ def test_releasing_a_lease_never_deletes_the_next_jobs(s3):
     before this job's DELETE goes out): the new lease survives."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from pipeline.lease import S3LeaseStore
+    from pipeline.storage.lease import S3LeaseStore
 
     bucket = new_bucket(s3)
     uri = f"s3://{bucket}/out/.deepdream/lease.json"

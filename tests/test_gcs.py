@@ -62,7 +62,7 @@ def test_inputs_from_gcs(gcs, tmp_path):
 def test_the_output_lease_on_gcs(gcs):
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from pipeline.lease import OutputLease, OutputLockedError, lease_store
+    from pipeline.storage.lease import OutputLease, OutputLockedError, lease_store
 
     gcs.create_bucket("lease-bucket")
     options = PipelineOptions(PROJECT)

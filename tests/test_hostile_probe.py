@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.cleanup import remove_stale_temporaries
+from pipeline.storage.cleanup import remove_stale_temporaries
 from pipeline.run import main, run
 from tests.conftest import read_jsonl
 from transforms.dream.memory_budget import (

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from pipeline.lease import LEASE_FILE
+from pipeline.storage.lease import LEASE_FILE
 from pipeline.run import run
 from tests.jobs import start_job, wait_for
 from tests.test_buckets import png
@@ -90,7 +90,7 @@ def test_a_lease_left_by_a_dead_process_on_this_machine_is_taken_over(inputs, tm
 def test_a_live_lease_from_another_host_still_blocks(inputs, tmp_path):
     import json
 
-    from pipeline.lease import OutputLockedError
+    from pipeline.storage.lease import OutputLockedError
 
     out = tmp_path / "out"
     (out / ".deepdream").mkdir(parents=True)

@@ -8,7 +8,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
 from pipeline.graph import ERRORS_FILE, METADATA_FILE, SEQUENCES_FILE
-from pipeline.lease import LEASE_FILE
+from pipeline.storage.lease import LEASE_FILE
 from pipeline.run import run
 from pipeline.summary import summary_from_output
 from tests.conftest import read_jsonl

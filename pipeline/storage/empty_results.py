@@ -17,7 +17,7 @@ from pipeline.summary import JobSummary
 
 def write_empty(uri: str, options: PipelineOptions) -> None:
     if FileSystems.get_scheme(uri) == "s3":  # one plain PUT, which may be empty
-        from pipeline.s3 import s3_client, split_s3
+        from pipeline.storage.s3 import s3_client, split_s3
 
         bucket, key = split_s3(uri)
         s3_client(options).put_object(Bucket=bucket, Key=key, Body=b"")

@@ -150,7 +150,7 @@ class LocalLeaseStore:
 
 class S3LeaseStore:
     def __init__(self, uri: str, options: PipelineOptions) -> None:
-        from pipeline.s3 import s3_client, split_s3
+        from pipeline.storage.s3 import s3_client, split_s3
 
         self._client = s3_client(options)  # the job's own S3 options (endpoint, keys)
         self._bucket, self._key = split_s3(uri)
