@@ -47,6 +47,7 @@ from transforms.dream.presets import get_preset
 from transforms.fetch import is_local
 from transforms.imaging import extension
 from transforms.read import NoInputsError, check_inputs_exist
+from transforms.storage_retries import StorageUnavailableError, retrying, use_in_this_process
 
 # Errors that stop the job before it starts, reported as one line rather than a traceback.
 START_ERRORS: tuple[type[Exception], ...] = (
@@ -72,6 +73,7 @@ def run(
     # Every filesystem call of the launcher (checks, lease, cleanup, report) uses the job's
     # options (S3 endpoint and keys, GCP project, ...); workers get them from the runner.
     FileSystems.set_options(pipeline_options)
+    use_in_this_process()  # storage's retry policy for Beam's clients and ours
     check_runner(pipeline_options)
     quiet_prism(pipeline_options)
     dream_options = pipeline_options.view_as(DreamOptions)
@@ -94,11 +96,12 @@ def run(
     started = float("inf")
     try:
         # The storage's own clock at the start: result files older than this are an earlier run's.
-        started = FileSystems.last_updated(FileSystems.join(config.output, LEASE_FILE))
+        started = retrying(lambda: FileSystems.last_updated(FileSystems.join(config.output, LEASE_FILE)),
+                           "read the lease's time")
         if lease.took_over is not None:
             gone = " (its process on this machine is gone)" if lease.took_over.is_gone() else ""
             logging.warning("took over the output from %s%s", lease.took_over.describe(), gone)
-        removed = remove_stale_temporaries(config.output)
+        removed = _clean_up(config.output, pipeline_options)
         if removed:
             logging.warning("removed %d temporary files left by an interrupted run", removed)
         try:
@@ -108,16 +111,27 @@ def run(
             if signum is None:
                 raise
             # Under the lease still: what the stopped run left half-written goes, then the lease.
-            remove_stale_temporaries(config.output)
+            _clean_up(config.output, pipeline_options)
             raise Interrupted(signum, _progress(config, started, matched)) from exc
+        # No writer runs now: an upload a failed write left open is aborted before the lease goes.
+        _clean_up(config.output, pipeline_options)
     finally:
         lease.release()
+    if lease.lapsed:
+        raise LeaseLostError(
+            "storage failed for longer than the output's lease (--lease_seconds), so another job "
+            "could have written the output meanwhile; run the same command to check and finish"
+        )
     if lease.lost is not None:
         raise LeaseLostError(
             f"another job took the output over while this one ran ({lease.lost.describe()}); "
             "its files and this job's may be mixed"
         )
     return summary
+
+
+def _clean_up(output: str, options: PipelineOptions) -> int:
+    return retrying(lambda: remove_stale_temporaries(output, options), "remove temporaries from the output")
 
 
 def _dry_run(
@@ -170,15 +184,16 @@ def _run_pipeline(
     seconds = time.perf_counter() - clock
     summary = summarize(result, seconds, config.max_failure_ratio, _ran_on(pipeline))
     if not summary.counters:  # a runner that reports no counters: count what was written
-        summary = summary_from_output(
+        summary = retrying(lambda: summary_from_output(
             config.output, started, seconds, config.max_failure_ratio, _ran_on(pipeline),
             METADATA_FILE if config.metadata_format != "parquet" else METADATA_PARQUET,
             SEQUENCES_FILE, ERRORS_FILE,
-        )
-    write_empty_results(config, summary, pipeline_options)
+        ), "count what the output holds")
+    retrying(lambda: write_empty_results(config, summary, pipeline_options), "write the empty result files")
     print(summary.line())
     if config.report:
-        print(f"beam-deepdream: report at {write_report(config.output, config.allow_private_urls)}")
+        report = retrying(lambda: write_report(config.output, config.allow_private_urls), "write the report")
+        print(f"beam-deepdream: report at {report}")
     return summary
 
 
@@ -251,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except START_ERRORS as exc:
         print(f"beam-deepdream: error: {exc}", file=sys.stderr)
         return 2
-    except (LeaseLostError, JobFailedError) as exc:
+    except (LeaseLostError, JobFailedError, StorageUnavailableError) as exc:
         print(f"beam-deepdream: error: {exc}", file=sys.stderr)
         return 1
     if summary.failed_too_often():

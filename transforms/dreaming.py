@@ -72,6 +72,7 @@ class DreamStage(FallibleStage):
         self._loaded: _LoadedDreamers | None = None
 
     def setup(self) -> None:
+        super().setup()
         enable_gpu_memory_growth()  # before any model touches the GPU
         if self._require_gpu:
             fail_without_gpu()  # fail the worker at start, before any image is dreamed on a CPU

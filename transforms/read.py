@@ -16,6 +16,7 @@ from transforms.fetch import DEFAULT_HTTP_RETRIES, read_bytes
 from transforms.naming import disambiguate, glob_prefix, has_scheme, listed_stem, normalize_local, output_stem
 from transforms.records import error_record
 from transforms.stages import ERRORS, METRICS_NAMESPACE, FallibleStage
+from transforms.storage_retries import retrying, use_in_this_process
 
 
 class NoInputsError(ValueError):
@@ -68,6 +69,11 @@ class Claim(NamedTuple):
     folder: bool = False  # a folder of frames (--sequence): one sequence
 
 
+def _match(pattern: str) -> list:
+    use_in_this_process()  # the first step of a job: storage's retry policy before any call
+    return retrying(lambda: FileSystems.match([pattern])[0].metadata_list, f"list {pattern}")
+
+
 class MatchPattern(beam.DoFn):
     """pattern -> (uri, Claim) per matched file, named relative to the pattern's prefix."""
 
@@ -77,7 +83,7 @@ class MatchPattern(beam.DoFn):
     def process(self, pattern: str) -> Iterable[tuple[str, Claim]]:
         pattern = normalize_local(pattern)
         prefix = glob_prefix(pattern)
-        for metadata in FileSystems.match([pattern])[0].metadata_list:
+        for metadata in _match(pattern):
             self._matched.inc()
             path = normalize_local(metadata.path)
             yield path, Claim(output_stem(path, prefix))
@@ -91,7 +97,7 @@ class MatchFolders(beam.DoFn):
     def process(self, pattern: str) -> Iterable[tuple[str, Claim]]:
         folder_pattern = normalize_local(pattern.rstrip("/")) + "/"
         prefix = glob_prefix(folder_pattern)
-        found = {m.path.rsplit("/", 1)[0] for m in FileSystems.match([folder_pattern + "*"])[0].metadata_list}
+        found = {m.path.rsplit("/", 1)[0] for m in _match(folder_pattern + "*")}
         for folder in sorted(found):
             yield folder, Claim(output_stem(folder, prefix, folder=True), folder=True)
 

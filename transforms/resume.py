@@ -17,6 +17,7 @@ from apache_beam.metrics import Metrics
 from transforms.elements import InputFile
 from transforms.fetch import read_bytes
 from transforms.stages import METRICS_NAMESPACE
+from transforms.storage_retries import is_transient, retrying, use_in_this_process
 
 RECORDS_DIR = ".deepdream/records"
 DONE = "done"  # output tag of inputs finished by an earlier run
@@ -32,10 +33,14 @@ def record_path(output_dir: str, stem: str) -> str:
 
 
 def read_record(path: str) -> dict[str, Any] | None:
-    """The record at `path`, or None if there is none (or it is unreadable)."""
+    """The record at `path`, or None if there is none (or it is damaged). A storage error
+    that may pass is raised, for the caller to retry: a finished input is not redone
+    because its record could not be read this once."""
     try:
         return json.loads(read_bytes(path).decode("utf-8"))
-    except Exception:  # missing or damaged: the input is simply redone
+    except Exception as exc:  # missing or damaged: the input is simply redone
+        if is_transient(exc):
+            raise
         return None
 
 
@@ -54,17 +59,26 @@ class SkipFinished(beam.DoFn):
         self._skipped = Metrics.counter(METRICS_NAMESPACE, "skipped")
         self._sequences_skipped = Metrics.counter(METRICS_NAMESPACE, "sequences_skipped")
 
-    def process(self, element: InputFile) -> Iterable[Any]:
+    def setup(self) -> None:
+        use_in_this_process()
+
+    def _finished(self, element: InputFile) -> tuple[dict | None, bool]:
+        """The input's record, and whether it and its output say the work is done."""
         record = read_record(record_path(self._output_dir, element.stem))
         keys = self._sequence_keys if record is not None and record.get("kind") == "sequence" else self._keys
-        if (
+        return record, (
             record is not None
             and record.get("settings_key") == keys.get(element.recipe)
             and record.get("input_uri") == element.uri
             and FileSystems.exists(record.get("output_uri", ""))
-        ):
+        )
+
+    def process(self, element: InputFile) -> Iterable[Any]:
+        record, finished = retrying(lambda: self._finished(element), "read the records of earlier runs")
+        if finished:
+            assert record is not None
             self._skipped.inc()
-            if keys is self._sequence_keys:
+            if record.get("kind") == "sequence":
                 self._sequences_skipped.inc()
             yield beam.pvalue.TaggedOutput(DONE, record)
         else:

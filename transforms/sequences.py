@@ -46,6 +46,7 @@ from transforms.resume import read_record, record_path
 from transforms.sequence_output import is_animated_image, output_suffix, write_animation, write_video
 from transforms.sequence_settings import SequenceSettings
 from transforms.stages import ERRORS, METRICS_NAMESPACE, FallibleStage
+from transforms.storage_retries import retrying
 from transforms.write import publish_file, write_atomically
 
 SEQUENCES = "sequences"  # output tag of inputs that are sequences
@@ -173,7 +174,7 @@ class DreamSegments(DreamStage):
 
     def process(self, element: Segment) -> Iterable[Any]:
         try:
-            yield from self.run(element)
+            yield from retrying(lambda: list(self.run(element)), "dream this segment")
         except Exception as exc:  # the sequence's writer turns it into one error record
             yield DreamedSegment(element, (), False, "", "", f"{type(exc).__name__}: {exc}")
 

@@ -7,6 +7,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.records import error_record
+from transforms.storage_retries import retrying, use_in_this_process
 
 ERRORS = "errors"
 METRICS_NAMESPACE = "deepdream"
@@ -16,7 +17,9 @@ class FallibleStage(beam.DoFn):
     """Runs `run(element)` and routes any exception to the ERRORS output as a record.
 
     Subclasses set `stage` (read/decode/dream/write) and implement `uri_of` and `run`.
-    A bad element costs its own record, never the bundle or the job.
+    A bad element costs its own record, never the bundle or the job; a transient storage
+    error (5xx, a reset, a timeout) is retried (transforms/storage_retries.py), never
+    recorded as the input's failure unless storage stays down past the deadline.
     """
 
     stage = "stage"
@@ -33,9 +36,12 @@ class FallibleStage(beam.DoFn):
     def run(self, element: Any) -> Iterable[Any]:
         raise NotImplementedError
 
+    def setup(self) -> None:
+        use_in_this_process()
+
     def process(self, element: Any) -> Iterable[Any]:
         try:
-            outputs = list(self.run(element))
+            outputs = retrying(lambda: list(self.run(element)), f"{self.stage} this input")
         except Exception as exc:  # every failure of one input is that input's error record
             self._failed.inc()
             self._failed_here.inc()

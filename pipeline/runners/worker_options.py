@@ -24,6 +24,8 @@ from apache_beam.options.pipeline_options import (
 )
 from apache_beam.pipeline import PipelineVisitor
 
+from transforms.storage_retries import use_in_this_process
+
 _FILESYSTEM_OPTIONS = (S3Options, GoogleCloudOptions, HadoopFileSystemOptions, AzureOptions)
 _ATTRIBUTE = "_deepdream_filesystem_options"
 
@@ -42,6 +44,7 @@ def filesystem_options(options: PipelineOptions) -> dict[str, Any]:
 def _set_in_this_process(options: dict[str, Any]) -> FilesystemOptions:
     """Unpickling a carrier: the process that will run the step uses the job's options."""
     FileSystems.set_options(PipelineOptions.from_dictionary(options))
+    use_in_this_process()
     return FilesystemOptions(options)
 
 

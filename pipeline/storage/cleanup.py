@@ -2,8 +2,9 @@
 
 Only names this job's own writers make are touched: `<file>.deepdream-<16 hex>.tmp` from
 `write_atomically`, and Beam's `beam-temp-<sink file>-<32 hex>` folders of this job's three
-sink files. A user's own `notes.tmp` or `beam-temp-x` stays. Call it only while holding the
-output's lease, so that no live job's temporaries are taken.
+sink files, and on S3 the multipart uploads a failed writer left open under the output. A
+user's own `notes.tmp` or `beam-temp-x` stays. Call it only while holding the output's lease,
+so that no live job's temporaries are taken.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import os
 import re
 
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.fetch import is_local
 from transforms.write import TEMP_NAME
@@ -23,8 +25,9 @@ def _relative(output_dir: str, path: str) -> str:
     return path[len(output_dir):].lstrip("/\\") if path.startswith(output_dir) else path
 
 
-def remove_stale_temporaries(output_dir: str) -> int:
-    """Delete leftovers of a killed run of this job; returns how many files."""
+def remove_stale_temporaries(output_dir: str, options: PipelineOptions | None = None) -> int:
+    """Delete leftovers of a killed or failed run of this job; returns how many (files and
+    open uploads)."""
     output_dir = output_dir.rstrip("/\\") if len(output_dir) > 1 else output_dir
     patterns = [
         FileSystems.join(output_dir, "**.deepdream-*.tmp"),
@@ -44,4 +47,9 @@ def remove_stale_temporaries(output_dir: str) -> int:
                      if _SINK_TEMP_DIR.fullmatch(e.name) and e.is_dir(follow_symlinks=False)]
         if sink_dirs:
             FileSystems.delete(sink_dirs)
-    return len(stale)
+    aborted = 0
+    if FileSystems.get_scheme(output_dir) == "s3":
+        from pipeline.storage.s3 import abort_open_uploads
+
+        aborted = abort_open_uploads(output_dir, options or PipelineOptions())
+    return len(stale) + aborted

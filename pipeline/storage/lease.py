@@ -22,11 +22,13 @@ import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
+
+from transforms.storage_retries import OPERATION_DEADLINE_S, retrying
 
 LEASE_FILE = ".deepdream/lease.json"
 
@@ -287,7 +289,12 @@ def lease_store(output_dir: str, options: PipelineOptions) -> LeaseStore:
 class OutputLease:
     """Held from `acquire` to `release`; a daemon thread renews it every ttl/4 seconds.
 
-    `lost` tells whether another job took the lease over while this one ran.
+    Every call to the store is retried while storage fails transiently
+    (transforms/storage_retries.py); a renewal keeps trying until the lease would really
+    lapse. A conditional write whose answer was lost (the write landed, the connection
+    dropped, the retry's condition then failed) is recognised by reading back our own bytes.
+    `lost` tells whether another job took the lease over while this one ran; `lapsed`,
+    whether storage stayed down until the lease expired (another job could then have taken it).
     """
 
     def __init__(self, store: LeaseStore, ttl_s: float, job: str) -> None:
@@ -302,24 +309,41 @@ class OutputLease:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.lost: Holder | None = None
+        self.lapsed = False
         self.took_over: Holder | None = None
+        self._held_until = 0.0  # the expiry the store holds for us
 
     def _fresh(self) -> bytes:
         self._me = Holder(**{**asdict(self._me), "expires": time.time() + self._ttl})
         return self._me.encode()
 
+    def _read(self, deadline_s: float | None = None) -> tuple[bytes, Any] | None:
+        return retrying(self._store.read, "read the output's lease", deadline_s=_deadline(deadline_s))
+
+    def _write(self, attempt: Callable[[bytes], Any], deadline_s: float | None = None) -> Any:
+        """A conditional write of a fresh lease; its version, or None if the condition failed."""
+        data = self._fresh()
+        version = retrying(lambda: attempt(data), "write the output's lease", deadline_s=_deadline(deadline_s))
+        if version is None:  # perhaps our own write landed and only its answer was lost
+            current = self._read(deadline_s)
+            if current is not None and current[0] == data:
+                version = current[1]
+        if version is not None:
+            self._held_until = self._me.expires
+        return version
+
     def acquire(self, force: bool = False) -> None:
-        current = self._store.read()
+        current = self._read()
         if current is None:
-            self._version = self._store.create(self._fresh())
+            self._version = self._write(self._store.create)
         else:
             holder = Holder.decode(current[0])
             if holder is not None and holder.expires > time.time() and not force and not holder.is_gone():
                 self._refuse(current)
-            self._version = self._store.replace(self._fresh(), current[1])
+            self._version = self._write(lambda data: self._store.replace(data, current[1]))
             self.took_over = holder
         if self._version is None:  # another job won the race
-            self._refuse(self._store.read())
+            self._refuse(self._read())
         self._thread = threading.Thread(target=self._renew_until_stopped, name="lease", daemon=True)
         self._thread.start()
 
@@ -333,20 +357,35 @@ class OutputLease:
     def _renew_until_stopped(self) -> None:
         while not self._stop.wait(self._ttl / 4):
             try:
-                version = self._store.replace(self._fresh(), self._version)
-                if version is None:
-                    current = self._store.read()
-                    self.lost = (current and Holder.decode(current[0])) or self._me
-                    logging.error("another job took over the output: %s", self.lost.describe())
-                    return
-                self._version = version
-            except Exception as exc:  # a flaky store: try again at the next beat
-                logging.warning("could not renew the output lease: %s", exc)
+                # Retried until the lease the store holds would lapse, and no longer.
+                version = self._write(lambda data: self._store.replace(data, self._version),
+                                      deadline_s=self._held_until - time.time())
+            except Exception as exc:
+                if time.time() < self._held_until:
+                    continue  # not lapsed yet: the next beat tries again
+                self.lapsed = True
+                logging.error("the output's lease lapsed: storage failed for longer than "
+                              "--lease_seconds (%s)", exc)
+                return
+            if version is None:
+                current = self._read(deadline_s=max(0.0, self._held_until - time.time()))
+                holder = Holder.decode(current[0]) if current else None
+                if current is not None and holder is not None and holder.owner == self._me.owner:
+                    self._version, self._held_until = current[1], holder.expires  # ours after all
+                    continue
+                self.lost = holder or self._me
+                logging.error("another job took over the output: %s", self.lost.describe())
+                return
+            self._version = version
 
     def release(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        if self.lost is None and self._version is not None:
+        if self.lost is None and not self.lapsed and self._version is not None:
             with contextlib.suppress(Exception):
-                self._store.delete(self._version)
+                retrying(lambda: self._store.delete(self._version), "release the output's lease")
+
+
+def _deadline(deadline_s: float | None) -> float:
+    return OPERATION_DEADLINE_S if deadline_s is None else max(0.0, deadline_s)
