@@ -85,3 +85,26 @@ def test_every_model_under_every_preset_dreams_a_sane_amount(model_name, photo):
         low = BAND[0] if alive else 0.0
         assert low <= change <= BAND[1], f"{name} on {model_name}: {change:.2f} levels per step"
         assert saturated(result.image) <= saturated(photo) + SATURATION_MARGIN, (name, model_name)
+
+
+@pytest.mark.parametrize("units", ["inception", "caffe", "torch", "raw"])
+def test_a_users_model_in_each_convention_gets_every_presets_step_converted(units, tiny_model, photo, tmp_path):
+    """`--model my.keras --preprocessing U`: U describes the new model; each preset's step
+    keeps the units of the model it was written for and is converted from them."""
+    from transforms.dream.preprocessing import PREPROCESSINGS
+
+    path = tmp_path / "mine.keras"
+    tiny_model.save(path)
+    dreamer = Dreamer(tiny_model, "conv2:1,conv3:0.5", PREPROCESSINGS[units], 8)
+    for name, original in PRESETS.items():
+        options = PipelineOptions(["--input=x", "--output=y", f"--preset={name}", f"--model={path}",
+                                   f"--preprocessing={units}", "--layers=conv2:1,conv3:0.5"])
+        preset = JobConfig.from_options(options.view_as(DreamOptions)).preset
+        given = get_model_spec(original.model).preprocessing.name
+        assert preset.params.step == pytest.approx(
+            original.params.step * UNITS_PER_LEVEL[units] / UNITS_PER_LEVEL[given]), (name, units)
+        result = dreamer.dream(photo, dataclasses.replace(preset.params, octaves=1, iterations=2))
+        steps = result.octaves[-1].steps_run
+        change = np.sqrt(np.mean((result.image.astype(float) - photo) ** 2)) / max(steps, 1)
+        assert change <= BAND[1], f"{name} with {units}: {change:.2f} levels per step"
+        assert saturated(result.image) <= saturated(photo) + SATURATION_MARGIN, (name, units)

@@ -32,7 +32,9 @@ class Recipe:
 
 def complete_preset(preset: Preset, preprocessing: str | None = None) -> Preset:
     """A preset whose model changed gets that model's default layers (unless layers were
-    given) and its inherited step converted into the new model's pixel units."""
+    given) and its inherited step converted into the new model's pixel units.
+    `preprocessing` describes the new model only: the step keeps the convention of the
+    model it was given for."""
     from transforms.dream.models import get_model_spec  # imports Keras: only when needed
 
     spec = get_model_spec(preset.model, preprocessing)
@@ -44,7 +46,7 @@ def complete_preset(preset: Preset, preprocessing: str | None = None) -> Preset:
             )
         preset = dataclasses.replace(preset, layers=spec.default_layers)
     if preset.step_model is not None:
-        given_units = get_model_spec(preset.step_model, preprocessing).preprocessing.name
+        given_units = get_model_spec(preset.step_model).preprocessing.name
         units = spec.preprocessing.name
         step = preset.params.step * UNITS_PER_LEVEL[units] / UNITS_PER_LEVEL[given_units]
         preset = dataclasses.replace(
