@@ -103,7 +103,7 @@ def run(
             logging.warning("took over the output from %s%s", lease.took_over.describe(), gone)
         removed = _clean_up(config.output, pipeline_options)
         if removed:
-            logging.warning("removed %d temporary files left by an interrupted run", removed)
+            logging.warning("removed %d temporaries (files or open uploads) left by an interrupted run", removed)
         try:
             summary = _run_pipeline(pipeline_options, config, save_main_session, test_pipeline, matched, started)
         except BaseException as exc:
