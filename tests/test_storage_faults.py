@@ -134,3 +134,58 @@ def test_a_short_lease_with_flaky_renewals_is_kept_and_a_real_takeover_is_still_
         assert "out/.deepdream/lease.json" in keys(s3, bucket, "out/")
         other.release()
     assert keys(s3, bucket, "out/") == []
+
+
+def _client_error(status: int, code: str):
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": code, "Message": code},
+                        "ResponseMetadata": {"HTTPStatusCode": status}}, "PutObject")
+
+
+def test_transient_errors_are_retried_to_the_deadline_and_final_ones_pass_at_once():
+    from botocore.exceptions import ConnectionClosedError, NoCredentialsError
+
+    from transforms.storage_retries import StorageUnavailableError, retrying
+
+    waits: list[float] = []
+    calls = iter([_client_error(503, "SlowDown"), ConnectionClosedError(endpoint_url="http://x"), "done"])
+
+    def flaky():
+        outcome = next(calls)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    assert retrying(flaky, "write x", sleep=waits.append) == "done"
+    assert len(waits) == 2 and 0.25 <= waits[0] <= 0.5 and 0.5 <= waits[1] <= 1.0  # jittered, doubling
+    for final in (_client_error(404, "NoSuchKey"), _client_error(403, "AccessDenied"), NoCredentialsError()):
+        waits.clear()
+        with pytest.raises(type(final)):
+            retrying(lambda final=final: (_ for _ in ()).throw(final), "write x", sleep=waits.append)
+        assert waits == []
+    with pytest.raises(StorageUnavailableError, match=r"^could not write x: storage kept failing"):
+        retrying(lambda: (_ for _ in ()).throw(_client_error(500, "InternalError")), "write x", deadline_s=0.0)
+
+
+def test_beams_s3_client_reports_a_connection_error_as_itself():
+    """Beam's get_http_error_code raised AttributeError on an error whose response is None,
+    and that AttributeError became the input's error record."""
+    from apache_beam.io.aws.clients.s3 import boto3_client
+
+    from transforms.storage_retries import is_transient, use_in_this_process
+
+    use_in_this_process()
+    reset = type("ResetWithNoResponse", (Exception,), {"response": None})("reset")
+    assert boto3_client.get_http_error_code(reset) is None
+    assert boto3_client.get_http_error_code(_client_error(503, "SlowDown")) == 503
+    assert os.environ["AWS_MAX_ATTEMPTS"] and os.environ["AWS_RETRY_MODE"]
+    from apache_beam.io.aws.clients.s3.messages import S3ClientError
+
+    try:
+        try:
+            raise __import__("botocore.exceptions").exceptions.ReadTimeoutError(endpoint_url="http://x")
+        except Exception as exc:
+            raise S3ClientError(str(exc), None) from None
+    except S3ClientError as wrapped:
+        assert is_transient(wrapped)  # Beam's wrapper, seen through to botocore's error

@@ -65,7 +65,8 @@ def is_transient(exc: BaseException) -> bool:
     error: BaseException | None = exc
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if isinstance(error, (boto.ConnectionError, boto.ResponseStreamingError, boto.IncompleteReadError)):
+        if isinstance(error, (boto.ConnectionError, boto.HTTPClientError, boto.ResponseStreamingError,
+                              boto.IncompleteReadError)):
             return True
         if isinstance(error, boto.ClientError):
             status, code = _status_and_code(error)
