@@ -1,0 +1,76 @@
+"""Behaviours the docs (README.md, docs/*.md) promise, each observed through its effect:
+the file the job really wrote, whether work was really redone, the steps really run, what
+a server really saw."""
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline.run import main, run
+from tests.conftest import read_jsonl
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNNER = ["--runner", "FnApiRunner"]
+# A tiny .keras model (milliseconds per step) with a visible step: 1 octave, 1-2 steps.
+TINY = ["--layers=conv3:1", "--octaves=1", "--step=0.1", "--step_mode=pixel", "--max_loss=none"]
+
+
+@pytest.fixture(scope="module")
+def model_file(tiny_model, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    tiny_model.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def other_model_file(tmp_path_factory) -> Path:
+    """The tiny model's architecture with other random weights."""
+    keras.utils.set_random_seed(99)
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu", name="conv3")(x)
+    path = tmp_path_factory.mktemp("other") / "other.keras"
+    keras.Model(inputs, x, name="other").save(path)
+    return path
+
+
+def smooth_photo(path: Path, size: tuple[int, int] = (48, 64)) -> Path:
+    """A smooth seeded photo-like image (gradients, few edges): JPEG quality shows in its size."""
+    height, width = size
+    yy, xx = np.mgrid[0:height, 0:width]
+    rgb = np.stack([xx / width * 255, yy / height * 255, (xx + yy) / (width + height) * 255], axis=-1)
+    rgb = rgb + np.random.default_rng(0).normal(0, 6, rgb.shape)
+    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(path)
+    return path
+
+
+# 1. --format and --quality through the whole job (docs/options.md: "output encoding")
+
+@pytest.mark.parametrize("image_format,pillow_name,suffix", [("jpeg", "JPEG", ".jpg"), ("webp", "WEBP", ".webp")])
+def test_format_and_quality_are_what_the_written_file_really_is(model_file, tmp_path, image_format,
+                                                                pillow_name, suffix):
+    source = smooth_photo(tmp_path / "in.png")
+    common = [f"--input={source}", f"--model={model_file}", *TINY, "--iterations=1",
+              f"--format={image_format}", *RUNNER]
+    written = {}
+    for quality in (95, 20):
+        out = tmp_path / f"q{quality}"
+        assert run([*common, f"--output={out}", f"--quality={quality}"]).dreamed == 1
+        (record,) = read_jsonl(out / "metadata.jsonl")
+        path = Path(record["output_uri"])
+        assert path == out / f"in{suffix}"
+        with Image.open(path) as image:
+            assert image.format == pillow_name and image.size == (64, 48)
+            written[quality] = (path.stat().st_size, np.asarray(image.convert("RGB"), dtype=int))
+    (large, fine), (small, coarse) = written[95], written[20]
+    assert small < 0.8 * large, (small, large)  # lower quality, smaller file ...
+    assert np.abs(fine - coarse).mean() < 12  # ... of the same dream
