@@ -74,3 +74,49 @@ def test_format_and_quality_are_what_the_written_file_really_is(model_file, tmp_
     (large, fine), (small, coarse) = written[95], written[20]
     assert small < 0.8 * large, (small, large)  # lower quality, smaller file ...
     assert np.abs(fine - coarse).mean() < 12  # ... of the same dream
+
+
+# 2. Resuming (docs/records.md): "Changing a setting that shapes the image (model, layers,
+# octave settings, format, --max_size) redoes the work"; the same command skips it.
+
+def _settings(model_file: Path, **changes: str) -> list[str]:
+    settings = {"model": str(model_file), "layers": "conv3:1", "format": "png", **changes}
+    return [f"--{name}={value}" for name, value in settings.items()]
+
+
+@pytest.mark.parametrize("change", ["model", "layers", "format", "max_size"])
+def test_changing_a_setting_that_shapes_the_image_redoes_the_work(model_file, other_model_file, tmp_path, change):
+    source = smooth_photo(tmp_path / "in.png")
+    out = tmp_path / "out"
+    loop = ["--octaves=1", "--iterations=1", "--step=0.1", "--step_mode=pixel", "--max_loss=none", *RUNNER]
+    first = run([f"--input={source}", f"--output={out}", *_settings(model_file), *loop])
+    assert first.dreamed == 1
+    before = (out / "in.png").stat().st_mtime_ns, (out / "in.png").read_bytes()
+    changed = {"model": {"model": str(other_model_file)}, "layers": {"layers": "conv2:1"},
+               "format": {"format": "jpeg"}, "max_size": {"max_size": "56"}}[change]
+    again = run([f"--input={source}", f"--output={out}", *_settings(model_file, **changed), *loop])
+    assert (again.dreamed, again.skipped) == (1, 0)
+    (record,) = read_jsonl(out / "metadata.jsonl")
+    written = Path(record["output_uri"])
+    assert written.stat().st_mtime_ns > before[0]
+    with Image.open(written) as image:
+        if change == "format":
+            assert written.name == "in.jpg" and image.format == "JPEG"
+        elif change == "max_size":
+            assert image.size == (56, 42)
+        else:  # another model or objective: another dream in the same file
+            assert written.name == "in.png" and written.read_bytes() != before[1]
+
+
+def test_the_same_command_again_redoes_nothing(model_file, tmp_path):
+    source = smooth_photo(tmp_path / "in.png")
+    out = tmp_path / "out"
+    args = [f"--input={source}", f"--output={out}", *_settings(model_file, max_size="56"), "--octaves=1",
+            "--iterations=1", "--step=0.1", "--step_mode=pixel", "--max_loss=none", *RUNNER]
+    assert run(args).dreamed == 1
+    image, record = out / "in.png", out / ".deepdream" / "records" / "in.json"
+    before = [(p.stat().st_mtime_ns, p.read_bytes()) for p in (image, record)]
+    again = run(args)
+    assert (again.dreamed, again.skipped) == (0, 1)
+    assert [(p.stat().st_mtime_ns, p.read_bytes()) for p in (image, record)] == before
+    assert len(read_jsonl(out / "metadata.jsonl")) == 1
