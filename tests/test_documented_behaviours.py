@@ -120,3 +120,23 @@ def test_the_same_command_again_redoes_nothing(model_file, tmp_path):
     assert (again.dreamed, again.skipped) == (0, 1)
     assert [(p.stat().st_mtime_ns, p.read_bytes()) for p in (image, record)] == before
     assert len(read_jsonl(out / "metadata.jsonl")) == 1
+
+
+# 3. docs/controls.md: "Command-line options win over the file, the file over the preset",
+# observed in the octaves and steps the dream really ran.
+
+def test_options_win_over_the_params_file_which_wins_over_the_preset(model_file, tmp_path):
+    source = smooth_photo(tmp_path / "in.png", (96, 128))  # large enough for 3 octaves of the tiny model
+    params = tmp_path / "params.yaml"
+    # The vgg16 preset: 3 octaves x 10 steps, scale 1.4. The file: 2 octaves x 3 steps.
+    params.write_text("preset: vgg16\noctaves: 2\niterations: 3\nstep: 0.1\nstep_mode: pixel\n")
+    out = tmp_path / "out"
+    summary = run([f"--input={source}", f"--output={out}", f"--params={params}", f"--model={model_file}",
+                   "--layers=conv3:1", "--iterations=1", *RUNNER])
+    assert summary.dreamed == 1
+    (record,) = read_jsonl(out / "metadata.jsonl")
+    octaves = record["octaves"]
+    assert len(octaves) == 2  # the file's octaves, not the preset's 3
+    assert [len(o["losses"]) for o in octaves] == [1, 1]  # the option's steps, not the file's 3
+    # Neither sets the octave scale: the preset's 1.4 sizes the first octave.
+    assert (octaves[0]["height"], octaves[0]["width"]) == (int(96 / 1.4), int(128 / 1.4))
