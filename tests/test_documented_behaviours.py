@@ -140,3 +140,41 @@ def test_options_win_over_the_params_file_which_wins_over_the_preset(model_file,
     assert [len(o["losses"]) for o in octaves] == [1, 1]  # the option's steps, not the file's 3
     # Neither sets the octave scale: the preset's 1.4 sizes the first octave.
     assert (octaves[0]["height"], octaves[0]["width"]) == (int(96 / 1.4), int(128 / 1.4))
+
+
+# 4. docs/records.md: the report comes in "Pages of 200 images (report-2.html, ...)".
+
+def test_the_report_has_pages_of_200_images(model_file, tmp_path):
+    """201 records (one real record copied, each naming its own small input and output
+    file): report.html holds 200 cards, report-2.html the last one, and the pages link."""
+    import json
+    import re
+    import shutil
+
+    from pipeline.report import write_report
+
+    (tmp_path / "in").mkdir()
+    source = smooth_photo(tmp_path / "in" / "000.png")
+    out = tmp_path / "out"
+    run([f"--input={source}", f"--output={out}", f"--model={model_file}", *TINY, "--iterations=1", *RUNNER])
+    (template,) = read_jsonl(out / "metadata.jsonl")
+    lines = []
+    for i in range(201):
+        name = f"{i:03d}.png"
+        if i:
+            shutil.copy(source, tmp_path / "in" / name)
+            shutil.copy(out / "000.png", out / name)
+        lines.append(json.dumps({**template, "input_uri": str(tmp_path / "in" / name),
+                                 "output_uri": str(out / name)}))
+    (out / "metadata.jsonl").write_text("\n".join(lines) + "\n")
+
+    first = Path(write_report(str(out)))
+    assert first == out / "report.html"
+    pages = sorted(p.name for p in out.glob("report*.html"))
+    assert pages == ["report-2.html", "report.html"]
+    one, two = (out / "report.html").read_text(), (out / "report-2.html").read_text()
+    assert one.count('class="card"') == 200 and two.count('class="card"') == 1
+    names = lambda page: re.findall(r'<div class="name">[^<]*/([^/<]+)</div>', page)  # noqa: E731
+    assert names(one) == [f"{i:03d}.png" for i in range(200)] and names(two) == ["200.png"]
+    assert 'href="report-2.html"' in one and 'href="report.html"' in two
+    assert len(list((out / "report_files").glob("*.jpg"))) == 402  # before and after, each image
