@@ -178,3 +178,42 @@ def test_the_report_has_pages_of_200_images(model_file, tmp_path):
     assert names(one) == [f"{i:03d}.png" for i in range(200)] and names(two) == ["200.png"]
     assert 'href="report-2.html"' in one and 'href="report.html"' in two
     assert len(list((out / "report_files").glob("*.jpg"))) == 402  # before and after, each image
+
+
+# 5. docs/records.md: "afterwards `python -m pipeline.report OUT [storage options]` (e.g. the
+# job's `--s3_...` flags for an output in a bucket), writes `OUT/report.html`".
+
+def test_the_report_command_works_on_an_output_in_a_bucket(s3, model_file, tmp_path):
+    """A job's output (dreamed locally, then put in a bucket as a bucket job leaves it: image
+    and records under s3://, output_uri naming the object): the command, given the job's S3
+    options and nothing else, writes the report and the thumbnails there."""
+    import json
+    import uuid
+
+    bucket = f"b-{uuid.uuid4().hex[:12]}"
+    client = s3.client()
+    client.create_bucket(Bucket=bucket)
+    source = smooth_photo(tmp_path / "in.png")
+    local = tmp_path / "out"
+    run([f"--input={source}", f"--output={local}", f"--model={model_file}", *TINY, "--iterations=1", *RUNNER])
+    out = f"s3://{bucket}/out"
+    (record,) = read_jsonl(local / "metadata.jsonl")
+    client.put_object(Bucket=bucket, Key="out/in.png", Body=(local / "in.png").read_bytes())
+    client.put_object(Bucket=bucket, Key="out/metadata.jsonl",
+                      Body=json.dumps({**record, "output_uri": f"{out}/in.png"}).encode() + b"\n")
+    client.put_object(Bucket=bucket, Key="out/errors.jsonl", Body=b"")
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}  # the options alone reach it
+    done = subprocess.run([sys.executable, "-m", "pipeline.report", out, *s3.options], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == f"{out}/report.html"
+    listed = {item["Key"] for item in client.list_objects_v2(Bucket=bucket, Prefix="out/")["Contents"]}
+    assert {"out/report.html", "out/report_files/0-in.jpg", "out/report_files/0-out.jpg"} <= listed
+    page = client.get_object(Bucket=bucket, Key="out/report.html")["Body"].read().decode()
+    assert page.count('class="card"') == 1 and "unavailable" not in page
+    thumb = client.get_object(Bucket=bucket, Key="out/report_files/0-out.jpg")["Body"].read()
+    with Image.open(io.BytesIO(thumb)) as image:  # the dream's thumbnail, read from the bucket
+        expected = Image.open(local / "in.png").convert("RGB")
+        assert image.format == "JPEG" and image.size == expected.size
+        assert np.abs(np.asarray(image, dtype=int) - np.asarray(expected, dtype=int)).mean() < 8
