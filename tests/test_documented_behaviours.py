@@ -217,3 +217,20 @@ def test_the_report_command_works_on_an_output_in_a_bucket(s3, model_file, tmp_p
         expected = Image.open(local / "in.png").convert("RGB")
         assert image.format == "JPEG" and image.size == expected.size
         assert np.abs(np.asarray(image, dtype=int) - np.asarray(expected, dtype=int)).mean() < 8
+
+
+# 6. docs/options.md: exit 2 when the job could not start ("a missing manifest"); "Each start
+# error is one line on stderr"; checked "Before any input is read".
+
+def test_a_missing_input_list_is_one_line_exit_2_and_nothing_written(tmp_path):
+    smooth_photo(tmp_path / "in.png")  # an input the job could dream, were it to start
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's job, launched from elsewhere
+    done = subprocess.run([sys.executable, "-m", "pipeline", "--input=in.png", "--input_list=missing.txt",
+                           "--output=out", *RUNNER], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.splitlines() == [
+        f"beam-deepdream: error: --input_list {str(tmp_path / 'missing.txt')!r} does not exist"]
+    assert done.stdout == ""
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # no out/, nothing else
