@@ -234,3 +234,48 @@ def test_a_missing_input_list_is_one_line_exit_2_and_nothing_written(tmp_path):
         f"beam-deepdream: error: --input_list {str(tmp_path / 'missing.txt')!r} does not exist"]
     assert done.stdout == ""
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # no out/, nothing else
+
+
+# 7. docs/buckets-and-dataflow.md, URL inputs: "Proxy variables (HTTP_PROXY) are not used."
+
+def test_proxy_variables_are_not_used_for_url_inputs(model_file, tmp_path, monkeypatch):
+    import socketserver
+    import threading
+
+    from tests.servers import http_server, serve_bytes
+
+    seen: list[bytes] = []
+
+    class RecordingProxy(socketserver.StreamRequestHandler):
+        def handle(self) -> None:  # any request line at all (GET http://..., CONNECT host:443)
+            seen.append(self.rfile.readline())
+            self.wfile.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+    proxy = socketserver.ThreadingTCPServer(("127.0.0.1", 0), RecordingProxy)
+    proxy.daemon_threads = True
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    proxy_url = f"http://127.0.0.1:{proxy.server_address[1]}"
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, proxy_url)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+    served: list[str] = []
+    image = smooth_photo(tmp_path / "photo.png").read_bytes()
+
+    def photo(request) -> None:
+        served.append(request.path)
+        serve_bytes(image)(request)
+
+    try:
+        with http_server({"/photo.png": photo}) as base:
+            manifest = tmp_path / "urls.txt"
+            manifest.write_text(f"{base}/photo.png\n")
+            summary = run([f"--input_list={manifest}", f"--output={tmp_path / 'out'}", "--allow_private_urls",
+                           f"--model={model_file}", *TINY, "--iterations=1", *RUNNER])
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert (summary.dreamed, summary.failed) == (1, 0), read_jsonl(tmp_path / "out" / "errors.jsonl")
+    assert served == ["/photo.png"]  # fetched from the server itself ...
+    assert seen == []  # ... and nothing went to the proxy
