@@ -279,3 +279,30 @@ def test_proxy_variables_are_not_used_for_url_inputs(model_file, tmp_path, monke
     assert (summary.dreamed, summary.failed) == (1, 0), read_jsonl(tmp_path / "out" / "errors.jsonl")
     assert served == ["/photo.png"]  # fetched from the server itself ...
     assert seen == []  # ... and nothing went to the proxy
+
+
+# 8. docs/options.md: "--preprocessing MODE: inception, caffe, torch or raw pixels, for .keras
+# models" (docs/controls.md: "say its pixel convention with --preprocessing").
+
+def test_preprocessing_on_the_command_line_reaches_the_model(model_file, tmp_path):
+    """The same .keras model and step under two conventions: each job's image is the dream
+    of that convention (the Dreamer given it directly), and the two differ."""
+    from transforms.dream import Dreamer, DreamParams
+    from transforms.dream.models import get_model_spec
+
+    source = smooth_photo(tmp_path / "in.png")
+    rgb = np.asarray(Image.open(source).convert("RGB"))
+    dreams = {}
+    for units in ("caffe", "torch"):
+        out = tmp_path / units
+        summary = run([f"--input={source}", f"--output={out}", f"--model={model_file}", f"--preprocessing={units}",
+                       "--layers=conv3:1", "--octaves=1", "--iterations=2", "--step=1.5", "--step_mode=pixel",
+                       *RUNNER])
+        assert summary.dreamed == 1
+        (record,) = read_jsonl(out / "metadata.jsonl")
+        dreams[units] = np.asarray(Image.open(out / "in.png"), dtype=int)
+        expected = Dreamer.from_spec(get_model_spec(str(model_file), units), layers="conv3:1").dream(
+            rgb, DreamParams(**record["params"])).image
+        difference = int(np.abs(dreams[units] - expected).max())
+        assert difference <= 1, (units, difference)
+    assert np.abs(dreams["caffe"] - dreams["torch"]).mean() > 5
