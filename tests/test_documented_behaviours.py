@@ -306,3 +306,38 @@ def test_preprocessing_on_the_command_line_reaches_the_model(model_file, tmp_pat
         difference = int(np.abs(dreams[units] - expected).max())
         assert difference <= 1, (units, difference)
     assert np.abs(dreams["caffe"] - dreams["torch"]).mean() > 5
+
+
+# 9. docs/records.md, Watching a job: "on a terminal, local runs print a live line, `12/300
+# images done, 0.45/s, ETA 640 s` (the total is known for `--input` patterns; manifests show `?`)".
+
+def test_the_progress_line_shows_a_total_for_patterns_and_a_question_mark_for_manifests(
+        model_file, tmp_path, monkeypatch):
+    import re
+
+    import pipeline.run as job
+    from pipeline.progress import ProgressLine
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    shown = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", Terminal())  # the job prints its line on terminals only
+    # The job's own choice of total, written where the test can read it, often.
+    monkeypatch.setattr(job, "ProgressLine",
+                        lambda output, total: ProgressLine(output, total, stream=shown, interval=0.05))
+    source = smooth_photo(tmp_path / "in.png")
+    manifest = tmp_path / "list.txt"
+    manifest.write_text(f"{source}\n")
+    common = [f"--model={model_file}", *TINY, "--iterations=1", *RUNNER]
+    for inputs, name in (([f"--input={source}"], "pattern"), ([f"--input_list={manifest}"], "manifest")):
+        shown.seek(0)
+        shown.truncate()
+        assert run([*inputs, f"--output={tmp_path / name}", *common]).dreamed == 1
+        lines = shown.getvalue()
+        if name == "pattern":
+            assert re.search(r"\r[01]/1 images done, [0-9.]+/s", lines), lines[-200:]
+        else:
+            assert re.search(r"\r[01]/\? images done, [0-9.]+/s", lines), lines[-200:]
+            assert "/1 images" not in lines and "ETA" not in lines
