@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.run import main, run
+from pipeline.run import run
 from tests.conftest import read_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
