@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -43,6 +44,33 @@ def test_octaves_below_the_minimum_are_dropped_and_too_small_images_rejected():
     assert octave_shapes(100, 120, 3, 1.4, 75) == [(100, 120)]
     with pytest.raises(ImageTooSmallError, match="at least 75"):
         octave_shapes(60, 400, 3, 1.4, 75)
+
+
+def test_octave_shapes_follow_the_tutorial_when_sizes_multiply():
+    """int(float32(side) * float32(1.3**k)) for k = -2..2 where the seed divides in double
+    precision: 169 / 1.3**2 is 99.99999 (99) but 100.00000 in float32 (100), and
+    90 * 1.3 is 117.00000 in double (117) but 116.99999 in float32 (116)."""
+    assert octave_shapes(169, 90, 3, 1.3, 10, upscale=2, sizes="multiply") == [
+        (100, 53), (130, 69), (169, 90), (219, 116), (285, 152)]
+    assert octave_shapes(169, 90, 3, 1.3, 10, upscale=2) == [
+        (99, 53), (130, 69), (169, 90), (219, 117), (285, 152)]
+
+
+def test_an_image_exactly_at_the_minimum_is_dreamed_and_a_scale_of_one_repeats_the_size():
+    assert octave_shapes(75, 100, 2, 1.4, 75) == [(75, 100)]
+    assert octave_shapes(80, 100, 2, 1.0, 75) == [(80, 100), (80, 100)]
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(octaves=0), "octaves must be >= 1, got 0"),
+    (dict(octave_scale=0), "octave_scale must be > 0, got 0"),
+    (dict(octave_scale=-1.4), "octave_scale must be > 0"),
+    (dict(sizes="MULTIPLY"), "unknown octave sizes 'MULTIPLY'; valid: divide, multiply"),
+])
+def test_a_bad_schedule_is_refused_with_its_reason(bad, message):
+    args = {**dict(height=100, width=120, octaves=3, octave_scale=1.4, min_size=75), **bad}
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
+        octave_shapes(**args)
 
 
 @pytest.mark.parametrize("bad", [dict(octaves=0), dict(octave_scale=0), dict(octave_scale=0.5), dict(iterations=-1), dict(step=0)])
