@@ -296,6 +296,34 @@ def test_jit_dreams_untiled_and_leaves_tiled_dreams_to_the_graph(tiny_model, pho
                                plain.dream(photo, tiled).octaves[0].losses, rtol=1e-4)
 
 
+def xla_compiled(dreamer: Dreamer) -> list[str]:
+    """The functions inside the dreamer's traced octave loops (the graphs the engine runs)
+    that carry XLA's must-compile mark."""
+    names = []
+    for ascend in dreamer._ascents.values():
+        for function in ascend.get_concrete_function().graph.as_graph_def().library.function:
+            if "_XlaMustCompile" in function.attr and function.attr["_XlaMustCompile"].b:
+                names.append(function.signature.name)
+    return names
+
+
+def test_jit_compiles_the_gradient_with_xla_only_when_asked_and_untiled(tiny_model):
+    """Read from the traced loop the engine calls: with jit its loss-and-gradient function
+    is marked for XLA; without jit, and in a tiled dream, nothing is."""
+    rgb = np.random.default_rng(6).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    params = DreamParams(octaves=1, iterations=2, step=0.02, step_mode="pixel", max_loss=None)
+    jitted = Dreamer(tiny_model, "conv3:1", INCEPTION, 8, jit=True)
+    jitted.dream(rgb, params)
+    compiled = xla_compiled(jitted)
+    assert len(compiled) == 1 and "gradient" in compiled[0], compiled
+    plain = Dreamer(tiny_model, "conv3:1", INCEPTION, 8)
+    plain.dream(rgb, params)
+    assert len(plain._ascents) == 1 and xla_compiled(plain) == []
+    tiled_only = Dreamer(tiny_model, "conv3:1", INCEPTION, 8, jit=True)
+    tiled_only.dream(rgb, dataclasses.replace(params, tile_size=32))
+    assert len(tiled_only._ascents) == 1 and xla_compiled(tiled_only) == []
+
+
 def test_min_octave_size_skips_small_octaves(dreamer, photo):
     params = dataclasses.replace(SHORT, octaves=3, min_octave_size=150)
     shapes = [(o.height, o.width) for o in dreamer.dream(photo, params).octaves]
