@@ -280,6 +280,33 @@ def test_loss_scaling_keeps_small_float16_gradients(tiny_model, photo):
     np.testing.assert_allclose(mixed.octaves[0].effective_step, full.octaves[0].effective_step, rtol=2e-2)
 
 
+def test_loss_scaling_lifts_gradients_that_float16_would_flush_to_zero(tiny_model):
+    """conv3 scaled down 100x: the image's gradients are ~1e-8, below float16's smallest
+    subnormal (6e-8). Taken through the float16 layers unscaled they are all zero (checked
+    here), so no step could move the image; with the project's loss scaling the float16
+    dream moves it as the float32 dream does."""
+    from transforms.dream.ascent import loss_and_gradient
+
+    small = keras.models.clone_model(tiny_model)
+    small.set_weights(tiny_model.get_weights())
+    kernel, bias = small.get_layer("conv3").get_weights()
+    small.get_layer("conv3").set_weights([kernel * 1e-2, bias * 1e-2])
+    rgb = np.random.default_rng(8).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    images = INCEPTION.preprocess(rgb)
+    full = Dreamer(small, "conv3:1", INCEPTION, 8)
+    mixed = Dreamer(small, "conv3:1", INCEPTION, 8, precision="mixed_float16")
+    _, exact = loss_and_gradient(full.objective(), images)
+    _, unscaled = loss_and_gradient(mixed.objective(), images, loss_scale=1.0)
+    assert 1e-9 < float(tf.reduce_max(tf.abs(exact))) < 6e-8  # what float16 cannot hold
+    assert float(tf.reduce_max(tf.abs(unscaled))) == 0.0  # flushed to zero without scaling
+    params = DreamParams(octaves=1, iterations=3, step=0.05, step_mode="pixel", max_loss=None)
+    reference = full.dream(rgb, params)
+    dreamed = mixed.dream(rgb, params)
+    assert dreamed.octaves[0].effective_step == pytest.approx(0.05, rel=1e-3)
+    assert np.abs(dreamed.image.astype(int) - rgb).mean() > 3.0  # moved (float32: ~6 levels)
+    assert np.abs(dreamed.image.astype(int) - reference.image).mean() < 0.5
+
+
 def test_unknown_precision_lists_the_valid_ones(tiny_model):
     with pytest.raises(ValueError, match="valid: float32, mixed_float16, mixed_bfloat16"):
         Dreamer(tiny_model, "conv3:1", INCEPTION, precision="float8")
