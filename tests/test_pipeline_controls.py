@@ -84,10 +84,12 @@ def test_batches_give_the_images_of_one_by_one(images, model_file, tmp_path):
     batched = run([*common, f"--output={tmp_path / 'batched'}", "--batch_size=3"])
     assert single.dreamed == batched.dreamed == 5
     assert batched.distributions["batch_size"][3] == 3  # (count, sum, min, max)
+    # docs/controls.md: bit-identical on CPUs, to one grey level elsewhere (untiled here).
+    on_cpu = all(r["device"].startswith("CPU") for r in read_jsonl(tmp_path / "batched" / "metadata.jsonl"))
     for path in sorted((tmp_path / "one").glob("*.png")):
         a = np.asarray(Image.open(path), dtype=int)
         b = np.asarray(Image.open(tmp_path / "batched" / path.name), dtype=int)
-        assert np.abs(a - b).max() <= 1, path.name
+        assert np.abs(a - b).max() <= (0 if on_cpu else 1), path.name
 
 
 def test_same_seed_same_output_across_runs(images, model_file, tmp_path):
