@@ -144,6 +144,15 @@ def test_same_seed_is_bit_identical_and_another_seed_differs(dreamer, photo):
 
 # --- batching ---------------------------------------------------------------------------------
 
+def assert_as_alone(together, alone) -> None:
+    """docs/controls.md: a batched image is its one-by-one dream, bit-identical on CPUs
+    (batched and single convolutions round alike there), to one grey level elsewhere."""
+    if together.device.startswith("CPU"):
+        np.testing.assert_array_equal(together.image, alone.image)
+    else:
+        assert np.abs(together.image.astype(int) - alone.image).max() <= 1
+
+
 def test_a_batch_dreams_each_image_as_alone(dreamer, photo):
     rng = np.random.default_rng(2)
     images = [photo, rng.integers(0, 255, photo.shape, dtype=np.uint8), photo[::-1].copy()]
@@ -152,7 +161,7 @@ def test_a_batch_dreams_each_image_as_alone(dreamer, photo):
     reordered = dreamer.dream_batch(images[::-1], params)[::-1]
     for rgb, together, backwards in zip(images, batched, reordered):
         alone = dreamer.dream(rgb, params)
-        assert np.abs(together.image.astype(int) - alone.image).max() <= 1
+        assert_as_alone(together, alone)
         np.testing.assert_array_equal(together.image, backwards.image)
         for a, b in zip(together.octaves, alone.octaves):
             np.testing.assert_allclose(a.losses, b.losses, rtol=1e-5)
@@ -170,7 +179,7 @@ def test_early_stop_in_a_batch_is_per_image(dreamer, photo):
     assert 1 in steps_run and max(steps_run) > 1
     for a, b in zip(together, singles):
         assert a.octaves[0].steps_run == b.octaves[0].steps_run
-        assert np.abs(a.image.astype(int) - b.image).max() <= 1
+        assert_as_alone(a, b)
 
 
 # --- guide ------------------------------------------------------------------------------------
@@ -280,6 +289,33 @@ def test_loss_scaling_keeps_small_float16_gradients(tiny_model, photo):
     np.testing.assert_allclose(mixed.octaves[0].effective_step, full.octaves[0].effective_step, rtol=2e-2)
 
 
+def test_loss_scaling_lifts_gradients_that_float16_would_flush_to_zero(tiny_model):
+    """conv3 scaled down 100x: the image's gradients are ~1e-8, below float16's smallest
+    subnormal (6e-8). Taken through the float16 layers unscaled they are all zero (checked
+    here), so no step could move the image; with the project's loss scaling the float16
+    dream moves it as the float32 dream does."""
+    from transforms.dream.ascent import loss_and_gradient
+
+    small = keras.models.clone_model(tiny_model)
+    small.set_weights(tiny_model.get_weights())
+    kernel, bias = small.get_layer("conv3").get_weights()
+    small.get_layer("conv3").set_weights([kernel * 1e-2, bias * 1e-2])
+    rgb = np.random.default_rng(8).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    images = INCEPTION.preprocess(rgb)
+    full = Dreamer(small, "conv3:1", INCEPTION, 8)
+    mixed = Dreamer(small, "conv3:1", INCEPTION, 8, precision="mixed_float16")
+    _, exact = loss_and_gradient(full.objective(), images)
+    _, unscaled = loss_and_gradient(mixed.objective(), images, loss_scale=1.0)
+    assert 1e-9 < float(tf.reduce_max(tf.abs(exact))) < 6e-8  # what float16 cannot hold
+    assert float(tf.reduce_max(tf.abs(unscaled))) == 0.0  # flushed to zero without scaling
+    params = DreamParams(octaves=1, iterations=3, step=0.05, step_mode="pixel", max_loss=None)
+    reference = full.dream(rgb, params)
+    dreamed = mixed.dream(rgb, params)
+    assert dreamed.octaves[0].effective_step == pytest.approx(0.05, rel=1e-3)
+    assert np.abs(dreamed.image.astype(int) - rgb).mean() > 3.0  # moved (float32: ~6 levels)
+    assert np.abs(dreamed.image.astype(int) - reference.image).mean() < 0.5
+
+
 def test_unknown_precision_lists_the_valid_ones(tiny_model):
     with pytest.raises(ValueError, match="valid: float32, mixed_float16, mixed_bfloat16"):
         Dreamer(tiny_model, "conv3:1", INCEPTION, precision="float8")
@@ -294,6 +330,34 @@ def test_jit_dreams_untiled_and_leaves_tiled_dreams_to_the_graph(tiny_model, pho
     tiled = dataclasses.replace(params, tile_size=64)
     np.testing.assert_allclose(jitted.dream(photo, tiled).octaves[0].losses,
                                plain.dream(photo, tiled).octaves[0].losses, rtol=1e-4)
+
+
+def xla_compiled(dreamer: Dreamer) -> list[str]:
+    """The functions inside the dreamer's traced octave loops (the graphs the engine runs)
+    that carry XLA's must-compile mark."""
+    names = []
+    for ascend in dreamer._ascents.values():
+        for function in ascend.get_concrete_function().graph.as_graph_def().library.function:
+            if "_XlaMustCompile" in function.attr and function.attr["_XlaMustCompile"].b:
+                names.append(function.signature.name)
+    return names
+
+
+def test_jit_compiles_the_gradient_with_xla_only_when_asked_and_untiled(tiny_model):
+    """Read from the traced loop the engine calls: with jit its loss-and-gradient function
+    is marked for XLA; without jit, and in a tiled dream, nothing is."""
+    rgb = np.random.default_rng(6).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    params = DreamParams(octaves=1, iterations=2, step=0.02, step_mode="pixel", max_loss=None)
+    jitted = Dreamer(tiny_model, "conv3:1", INCEPTION, 8, jit=True)
+    jitted.dream(rgb, params)
+    compiled = xla_compiled(jitted)
+    assert len(compiled) == 1 and "gradient" in compiled[0], compiled
+    plain = Dreamer(tiny_model, "conv3:1", INCEPTION, 8)
+    plain.dream(rgb, params)
+    assert len(plain._ascents) == 1 and xla_compiled(plain) == []
+    tiled_only = Dreamer(tiny_model, "conv3:1", INCEPTION, 8, jit=True)
+    tiled_only.dream(rgb, dataclasses.replace(params, tile_size=32))
+    assert len(tiled_only._ascents) == 1 and xla_compiled(tiled_only) == []
 
 
 def test_min_octave_size_skips_small_octaves(dreamer, photo):

@@ -46,9 +46,15 @@ def test_counters_equal_the_outcomes(mixed_run):
     for step in ("decode", "dream"):
         assert summary.count(f"failed_{step}") == sum(e["stage"] == step for e in errors)
     assert summary.inputs == summary.count("read") == 5
+    # The distributions hold the records' own values (dream time in ms, final loss in
+    # thousandths): (count, sum, min, max), to the millisecond the records' rounding allows.
+    ms = sorted(round(r["dream_seconds"] * 1000) for r in records)
     count, total, low, high = summary.distributions["dream_ms"]
-    assert count == len(records) and low <= total / count <= high
-    assert summary.distributions["final_loss_milli"][0] == len(records)
+    assert count == len(records) and ms[-1] > 0, ms
+    assert abs(low - ms[0]) <= 1 and abs(high - ms[-1]) <= 1 and abs(total - sum(ms)) <= len(ms), (
+        summary.distributions["dream_ms"], ms)
+    losses = sorted(round(r["octaves"][-1]["losses"][-1] * 1000) for r in records)
+    assert summary.distributions["final_loss_milli"] == (len(records), sum(losses), losses[0], losses[-1])
 
 
 def test_parquet_round_trips_to_the_json_records(mixed_run):
@@ -103,11 +109,20 @@ def test_report_loads_its_images_in_a_browser(mixed_run, tmp_path):
 
 
 def test_report_command_works_on_an_existing_output(mixed_run):
+    """`python -m pipeline.report OUT` writes the report again from the output alone: the
+    page the job wrote, listing its three dreams and two errors, and their thumbnails."""
     _, out = mixed_run
+    written = (out / "report.html").read_text()
     (out / "report.html").unlink()
-    subprocess.run(["python", "-m", "pipeline.report", str(out)], check=True, capture_output=True,
-                   cwd=Path(__file__).resolve().parent.parent, timeout=120)
-    assert (out / "report.html").is_file()
+    shutil.rmtree(out / "report_files", ignore_errors=True)
+    done = subprocess.run(["python", "-m", "pipeline.report", str(out)], check=True, capture_output=True,
+                          cwd=Path(__file__).resolve().parent.parent, timeout=120)
+    assert done.stdout.decode().strip() == str(out / "report.html")
+    page = (out / "report.html").read_text()
+    assert page == written
+    assert "3 images and 0 sequences dreamed, 2 failed" in page and page.count('class="card"') == 3
+    assert "bad.jpg" in page and "ImageTooSmallError" in page
+    assert len(list((out / "report_files").glob("*.jpg"))) == 6
 
 
 def test_progress_line_counts_finished_images(tmp_path):

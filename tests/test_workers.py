@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 
 import numpy as np
 import pytest
@@ -28,7 +30,9 @@ def test_two_worker_processes_each_load_the_model_once(images):
     assert summary.dreamed == len(records) == 6 and summary.failed == 0
     assert sorted(r["input_uri"].rsplit("/", 1)[1] for r in records) == [f"{i}.png" for i in range(6)]
     workers = {r["worker"] for r in records}
-    assert 1 <= len(workers) <= 2
+    # Dreamed in the worker processes, never in the launcher (this process).
+    launcher = f"{socket.gethostname()}:{os.getpid()}"
+    assert 1 <= len(workers) <= 2 and launcher not in workers, (workers, launcher)
     # One load per process that dreamed: the Shared model serves all its threads and bundles.
     assert summary.count("models_loaded") == len(workers)
 
