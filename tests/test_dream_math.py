@@ -56,6 +56,12 @@ def test_octave_shapes_follow_the_tutorial_when_sizes_multiply():
         (99, 53), (130, 69), (169, 90), (219, 117), (285, 152)]
 
 
+def test_octaves_above_the_original_multiply_as_the_tutorial_does():
+    """Upscaled octaves are int(side * scale**k) (45 * 1.4 = 62.99999999999999: 62), never
+    the division used below the original (45 / 1.4**-1 = 63.0: 63)."""
+    assert octave_shapes(45, 90, 1, 1.4, 10, upscale=1) == [(45, 90), (62, 125)]
+
+
 def test_an_image_exactly_at_the_minimum_is_dreamed_and_a_scale_of_one_repeats_the_size():
     assert octave_shapes(75, 100, 2, 1.4, 75) == [(75, 100)]
     assert octave_shapes(80, 100, 2, 1.0, 75) == [(80, 100), (80, 100)]
