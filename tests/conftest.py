@@ -37,6 +37,14 @@ def tiny_model() -> keras.Model:
     return keras.Model(inputs, x, name="tiny")
 
 
+@pytest.fixture(scope="session")
+def model_file(tiny_model, tmp_path_factory) -> Path:
+    """The tiny model saved as a user's own .keras file."""
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    tiny_model.save(path)
+    return path
+
+
 @pytest.fixture
 def photo() -> np.ndarray:
     """A seeded 200x264 RGB test image (gradients plus noise), the smallest size at which

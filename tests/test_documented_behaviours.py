@@ -24,13 +24,6 @@ TINY = ["--layers=conv3:1", "--octaves=1", "--step=0.1", "--step_mode=pixel", "-
 
 
 @pytest.fixture(scope="module")
-def model_file(tiny_model, tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "tiny.keras"
-    tiny_model.save(path)
-    return path
-
-
-@pytest.fixture(scope="module")
 def other_model_file(tmp_path_factory) -> Path:
     """The tiny model's architecture with other random weights."""
     keras.utils.set_random_seed(99)

@@ -16,13 +16,6 @@ RUNNER = ["--runner", "FnApiRunner"]
 
 
 @pytest.fixture(scope="module")
-def model_file(tiny_model, tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "tiny.keras"
-    tiny_model.save(path)
-    return path
-
-
-@pytest.fixture(scope="module")
 def images(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("in")
     rng = np.random.default_rng(5)
