@@ -99,3 +99,27 @@ def test_a_live_lease_from_another_host_still_blocks(inputs, tmp_path):
         "started": "2026-01-01T00:00:00+00:00", "expires": time.time() + 600, "pid_start": "1"}))
     with pytest.raises(OutputLockedError, match="another-machine"):
         run([f"--input={inputs}/*.png", f"--output={out}", *ARGS])
+
+
+@pytest.mark.parametrize("phase", ["imports", "lease taken"])
+def test_a_signal_during_the_launch_stops_it_in_one_line(inputs, tmp_path, phase):
+    """Ctrl-C while TensorFlow and Beam load, or once the lease is taken (cleanup, the
+    runner starting): one line, exit 130, no lease left, and the rerun does it all."""
+    out = tmp_path / "out"
+    args = [f"--input={inputs}/*.png", f"--output={out}", *ARGS]
+    job = start_job(args)
+    if phase == "imports":
+        time.sleep(0.5)
+    else:
+        wait_for(lambda: (out / LEASE_FILE).exists(), job, "the lease")
+    assert job.poll() is None
+    os.killpg(job.pid, signal.SIGINT)
+    job.wait(60)
+    err = job.stderr.read().decode()
+    job.stderr.close()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert job.returncode == 130, err[-2000:]
+    assert len(lines) == 1 and lines[0].startswith("beam-deepdream: interrupted"), err[-2000:]
+    assert not (out / LEASE_FILE).exists()
+    summary = run(args)
+    assert summary.dreamed + summary.skipped == 6 and summary.failed == 0
