@@ -63,7 +63,10 @@ def test_bucket_job_on_prism(prism_binary, s3):
     args = [f"--input=s3://{bucket}/in/*", f"--output=s3://{bucket}/out", *FAST, *s3.options,
             "--runner=PrismRunner", f"--prism_location={prism_binary}"]
     summary = run(args)
-    assert (summary.dreamed, summary.failed, summary.inputs) == (2, 1, 3)
+    # What the output holds beside what the counters said, should they ever disagree
+    # (seen once in CI under load: 1 dreamed of 2, cause not found; 12 reruns counted right).
+    held = keys(s3, bucket, "out/")
+    assert (summary.dreamed, summary.failed, summary.inputs) == (2, 1, 3), (summary.counters, held)
     assert {"out/0.png", "out/1.png", "out/metadata.jsonl", "out/errors.jsonl"} <= set(keys(s3, bucket, "out/"))
     assert len(jsonl(s3, bucket, "out/metadata.jsonl")) == 2
     again = run(args)

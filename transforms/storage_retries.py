@@ -104,12 +104,14 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-class _BeamRetryNoise(logging.Filter):
-    """Beam logs 'HTTP error while requesting file' on the root logger before raising an
-    error that `retrying` then retries: on a job that succeeds that line is only noise."""
+# What Beam's S3 code logs on the root logger (with a traceback) before raising an error
+# that `retrying` then retries: on a job that succeeds these lines are only noise.
+_BEAM_S3_NOISE = ("HTTP error while requesting file", "Error in _start_upload while inserting file")
 
+
+class _BeamRetryNoise(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("HTTP error while requesting file")
+        return not str(record.msg).startswith(_BEAM_S3_NOISE)
 
 
 def _error_code_of(exc: BaseException) -> int | None:

@@ -333,15 +333,23 @@ class OutputLease:
         return version
 
     def acquire(self, force: bool = False) -> None:
-        current = self._read()
-        if current is None:
-            self._version = self._write(self._store.create)
-        else:
-            holder = Holder.decode(current[0])
-            if holder is not None and holder.expires > time.time() and not force and not holder.is_gone():
-                self._refuse(current)
-            self._version = self._write(lambda data: self._store.replace(data, current[1]))
-            self.took_over = holder
+        # A forced take-over races the live holder's renewals (each changes the version it
+        # is conditioned on): read and try again, a few times.
+        for _ in range(5 if force else 1):
+            current = self._read()
+            if current is None:
+                self._version = self._write(self._store.create)
+            else:
+                holder = Holder.decode(current[0])
+                if holder is not None and holder.expires > time.time() and not force and not holder.is_gone():
+                    self._refuse(current)
+                def take(data: bytes, version: Any = current[1]) -> Any:
+                    return self._store.replace(data, version)
+
+                self._version = self._write(take)
+                self.took_over = holder
+            if self._version is not None:
+                break
         if self._version is None:  # another job won the race
             self._refuse(self._read())
         self._thread = threading.Thread(target=self._renew_until_stopped, name="lease", daemon=True)
