@@ -12,7 +12,8 @@ def cli() -> int:
             answer = early_answer(sys.argv[1:])  # --help and option mistakes need no TensorFlow
             if answer is not None:
                 return answer
-            import transforms.dream.quiet_tensorflow  # noqa: F401  (TensorFlow, without its chatter)
+            # TensorFlow comes later, quietly (transforms/dream/quiet_tensorflow.py), and only
+            # where a model is needed: not for a rerun with nothing left.
             from pipeline.run import main
     except Interrupted as stop:
         print("beam-deepdream: interrupted before the job started", file=sys.stderr)

@@ -8,13 +8,14 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import JobConfig
+from pipeline.result_files import ERRORS_FILE, METADATA_FILE, METADATA_PARQUET, SEQUENCES_FILE
 from transforms.decode import DecodeImage
 from transforms.dreaming import BatchSameSize, Dream, DreamBatch, DreamStage
 from transforms.elements import ImageToDream, SequenceToDream
 from transforms.frames import is_video, zoom_info
 from transforms.parquet_schema import METADATA_SCHEMA, to_parquet_row
 from transforms.read import CheckPreset, FindInputs, ReadBytes
-from transforms.resume import DONE, SkipFinished, settings_key
+from transforms.resume import DONE, SkipFinished, settings_keys
 from transforms.sequence_settings import ZOOM_FPS, SequenceSettings
 from transforms.sequences import (
     SEQUENCES,
@@ -27,11 +28,6 @@ from transforms.sequences import (
 )
 from transforms.stages import ERRORS
 from transforms.write import WriteDream
-
-METADATA_FILE = "metadata.jsonl"
-METADATA_PARQUET = "metadata.parquet"
-SEQUENCES_FILE = "sequences.jsonl"
-ERRORS_FILE = "errors.jsonl"
 
 
 def _write_jsonl(records: beam.PCollection, path: str, label: str) -> None:
@@ -71,9 +67,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
     earlier run with the same settings), of sequences.jsonl (a sequence), or of errors.jsonl.
     """
     jobs = {name: config.job_metadata(preset) for name, preset in config.presets.items()}
-    keys = {name: settings_key(job) for name, job in jobs.items()}
-    sequence_keys = {name: settings_key({**job, "sequence": config.sequence.as_record()})
-                     for name, job in jobs.items()}
+    keys, sequence_keys = settings_keys(jobs, config.sequence.as_record())
     error_sets: list[beam.PCollection] = []
 
     found = pipeline | "FindInputs" >> FindInputs(

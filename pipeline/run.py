@@ -13,6 +13,7 @@ from apache_beam.options.pipeline_options import (
     DirectOptions,
     GoogleCloudOptions,
     PipelineOptions,
+    PortableOptions,
     SetupOptions,
     StandardOptions,
     TestOptions,
@@ -21,7 +22,6 @@ from apache_beam.runners.runner import PipelineState
 
 from pipeline.arguments import complete_bare_flags, early_answer, is_dry_run
 from pipeline.config import ConfigError, JobConfig, one_line
-from pipeline.graph import ERRORS_FILE, METADATA_FILE, METADATA_PARQUET, SEQUENCES_FILE, build_pipeline
 from pipeline.interrupts import (
     Interrupted,
     interruption,
@@ -29,9 +29,11 @@ from pipeline.interrupts import (
     worker_output_quiet_once_interrupted,
 )
 from pipeline.model_checks import check_models, list_layers
+from pipeline.nothing_left import finished_records, write_results
 from pipeline.options import DreamOptions
 from pipeline.progress import ProgressLine
 from pipeline.report import write_report
+from pipeline.result_files import ERRORS_FILE, METADATA_FILE, METADATA_PARQUET, SEQUENCES_FILE
 from pipeline.runners.choice import check_runner
 from pipeline.runners.local import LocalRunner
 from pipeline.runners.paths import make_local_paths_absolute
@@ -42,7 +44,7 @@ from pipeline.storage.empty_results import write_empty_results
 from pipeline.storage.lease import LEASE_FILE, LeaseLostError, OutputLease, OutputLockedError, lease_store
 from pipeline.storage.output_checks import check_output_outside_inputs, check_output_writable
 from pipeline.storage.s3 import check_s3_access
-from pipeline.summary import JobSummary, record_times, summarize, summary_from_output
+from pipeline.summary import JobSummary, counters_contradicted, record_times, summarize, summary_from_output
 from transforms.dream.presets import get_preset
 from transforms.fetch import is_local
 from transforms.imaging import extension
@@ -89,7 +91,22 @@ def run(
     check_output_outside_inputs(config.inputs, config.sequence_folders, config.output,
                                 extension(config.image_format))
     check_output_writable(config.output)
-    check_models(config)
+    # A rerun with every input finished needs no model: checked first, from the records.
+    nothing_left = finished_records(config) is not None
+    in_process = _workers_in_this_process(pipeline_options)
+    try:
+        if not nothing_left:
+            check_models(config, keep_for_workers=in_process)
+        return _run_under_lease(pipeline_options, config, save_main_session, test_pipeline, matched,
+                                nothing_left, in_process)
+    finally:
+        _drop_kept_models()
+
+
+def _run_under_lease(
+    pipeline_options: PipelineOptions, config: JobConfig, save_main_session: bool,
+    test_pipeline: beam.Pipeline | None, matched: int, nothing_left: bool, in_process: bool,
+) -> JobSummary:
     lease = OutputLease(lease_store(config.output, pipeline_options), config.lease_seconds,
                         _job_name(pipeline_options))
     lease.acquire(force=config.force)
@@ -105,7 +122,11 @@ def run(
         if removed:
             logging.warning("removed %d temporaries (files or open uploads) left by an interrupted run", removed)
         try:
-            summary = _run_pipeline(pipeline_options, config, save_main_session, test_pipeline, matched, started)
+            summary = _answer_from_records(pipeline_options, config) if nothing_left else None
+            if summary is None:
+                if nothing_left:  # an input became unfinished meanwhile (another job's cleanup)
+                    check_models(config, keep_for_workers=in_process)
+                summary = _run_pipeline(pipeline_options, config, save_main_session, test_pipeline, matched, started)
         except BaseException as exc:
             signum = interruption()
             if signum is None:
@@ -130,6 +151,39 @@ def run(
     return summary
 
 
+def _workers_in_this_process(options: PipelineOptions) -> bool:
+    """Whether the job's DoFns run in the launcher's process: the local runners (Prism's
+    default environment is a loopback worker in this process), in their in-memory mode."""
+    runner = options.view_as(StandardOptions).runner
+    mode = options.view_as(DirectOptions).direct_running_mode
+    environment = options.view_as(PortableOptions).environment_type
+    return (runner in (None, "DirectRunner", "FnApiRunner", "PrismRunner") and mode in (None, "in_memory")
+            and environment in (None, "LOOPBACK"))
+
+
+def _drop_kept_models() -> None:
+    """Models the checks kept for workers that never took them (every input failed first)."""
+    kept = sys.modules.get("transforms.dream.launch_models")  # not imported: none was kept
+    if kept is not None:
+        kept.drop_all()
+
+
+def _answer_from_records(pipeline_options: PipelineOptions, config: JobConfig) -> JobSummary | None:
+    """The summary of a rerun with nothing left, its result files written from the records
+    (checked again now that the lease is held); None when there is work after all."""
+    clock = time.perf_counter()
+    records = finished_records(config)
+    if records is None:
+        return None
+    summary = retrying(lambda: write_results(config, records, time.perf_counter() - clock, pipeline_options),
+                       "write the result files")
+    print(summary.line())
+    if config.report:
+        report = retrying(lambda: write_report(config.output, config.allow_private_urls), "write the report")
+        print(f"beam-deepdream: report at {report}")
+    return summary
+
+
 def _clean_up(output: str, options: PipelineOptions) -> int:
     return retrying(lambda: remove_stale_temporaries(output, options), "remove temporaries from the output")
 
@@ -139,6 +193,7 @@ def _dry_run(
 ) -> JobSummary:
     """Build the job and say what was built. Dataflow's runner is handed the job (it builds
     the request and stops there); a local runner would run it, so it only gets the graph."""
+    from pipeline.graph import build_pipeline  # TensorFlow: only for a job that runs
     pipeline = test_pipeline or beam.Pipeline(options=pipeline_options)
     build_pipeline(pipeline, config)
     runner = pipeline_options.view_as(StandardOptions).runner or ""
@@ -162,6 +217,8 @@ def _run_pipeline(
     # The package is installed on workers (--setup_file), so __main__ need not be pickled.
     pipeline_options.view_as(SetupOptions).save_main_session = save_main_session
 
+    from pipeline.graph import build_pipeline  # TensorFlow: only for a job that runs
+
     given_runner = pipeline_options.view_as(StandardOptions).runner
     pipeline = test_pipeline or beam.Pipeline(runner=None if given_runner else LocalRunner(),
                                               options=pipeline_options)
@@ -183,11 +240,13 @@ def _run_pipeline(
         raise JobFailedError(_failure(_ran_on(pipeline), f"it ended {state}"))
     seconds = time.perf_counter() - clock
     summary = summarize(result, seconds, config.max_failure_ratio, _ran_on(pipeline))
-    if not summary.counters:  # a runner that reports no counters: count what was written
+    files = (METADATA_FILE if config.metadata_format != "parquet" else METADATA_PARQUET, SEQUENCES_FILE, ERRORS_FILE)
+    # Before any empty result file is written: the counters are checked against this job's files.
+    reason = "the runner reported no counters" if not summary.counters else retrying(
+        lambda: counters_contradicted(summary, config.output, started, *files), "count what the output holds")
+    if reason:  # what was written is what was done
         summary = retrying(lambda: summary_from_output(
-            config.output, started, seconds, config.max_failure_ratio, _ran_on(pipeline),
-            METADATA_FILE if config.metadata_format != "parquet" else METADATA_PARQUET,
-            SEQUENCES_FILE, ERRORS_FILE,
+            config.output, started, seconds, config.max_failure_ratio, _ran_on(pipeline), *files, reason=reason,
         ), "count what the output holds")
     retrying(lambda: write_empty_results(config, summary, pipeline_options), "write the empty result files")
     print(summary.line())

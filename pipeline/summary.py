@@ -27,7 +27,7 @@ class JobSummary:
     max_failure_ratio: float | None = None  # None: fail only when every input failed
     # name -> (count, sum, min, max) of each Beam distribution, e.g. dream_ms
     distributions: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
-    from_output: bool = False  # counted from the output's files, not from Beam's counters
+    from_output: str = ""  # why it was counted from the output's files ("": from Beam's counters)
     runner: str = ""  # the runner that ran the job
 
     @property
@@ -81,7 +81,7 @@ class JobSummary:
             f"of {self.inputs} inputs in {self.seconds:.1f} s"
             + (f" ({per_image:.2f} s per dream)" if per_image is not None else "")
             + (f" on {self.runner}" if self.runner else "")
-            + ("; counted from the output: the runner reported no counters" if self.from_output else "")
+            + (f"; counted from the output: {self.from_output}" if self.from_output else "")
         )
 
 
@@ -109,9 +109,10 @@ def _value(metric):
 
 def summary_from_output(
     output: str, started: float, seconds: float, max_failure_ratio: float | None, runner: str,
-    metadata_file: str, sequences_file: str, errors_file: str,
+    metadata_file: str, sequences_file: str, errors_file: str, reason: str = "the runner reported no counters",
 ) -> JobSummary:
-    """What the job left in `output`, for a runner whose result has no counters.
+    """What the job left in `output`, for a runner whose result has no counters (or counters
+    the output contradicts: `reason` says which).
 
     `started` is the storage's own clock when the job began (the lease's time): result
     files older than that are an earlier run's, and an input whose record is newer was
@@ -129,7 +130,24 @@ def summary_from_output(
         counters["failed"] += 1
         counters[f"failed_{error.get('stage')}"] += 1
     counters["inputs"] = counters["written"] + counters["skipped"] + counters["failed"]
-    return JobSummary(dict(counters), seconds, max_failure_ratio, from_output=True, runner=runner)
+    return JobSummary(dict(counters), seconds, max_failure_ratio, from_output=reason, runner=runner)
+
+
+def counters_contradicted(
+    summary: JobSummary, output: str, started: float, metadata_file: str, sequences_file: str, errors_file: str,
+) -> str:
+    """Why the runner's counters cannot be what the job did, or "" when they agree: every
+    input that ends well is one line of this job's metadata or sequences file, every failed
+    one a line of its errors file (a runner that drops a bundle's counters, seen on Prism,
+    would otherwise report less work than the output holds)."""
+    results = sum(1 for file in (metadata_file, sequences_file)
+                  for _ in _fresh_records(FileSystems.join(output, file), started))
+    errors = sum(1 for _ in _fresh_records(FileSystems.join(output, errors_file), started))
+    counted = summary.dreamed + summary.skipped
+    if (results, errors) == (counted, summary.failed):
+        return ""
+    return (f"the runner counted {counted} results and {summary.failed} failures, "
+            f"the output holds {results} and {errors}")
 
 
 def record_times(output: str) -> dict[str, float]:

@@ -7,9 +7,9 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-from pipeline.graph import ERRORS_FILE, METADATA_FILE, SEQUENCES_FILE
-from pipeline.storage.lease import LEASE_FILE
+from pipeline.result_files import ERRORS_FILE, METADATA_FILE, SEQUENCES_FILE
 from pipeline.run import run
+from pipeline.storage.lease import LEASE_FILE
 from pipeline.summary import summary_from_output
 from tests.conftest import read_jsonl
 from tests.media import write_animation
@@ -39,6 +39,26 @@ class NoCountersRunner(FnApiRunner):
         return _NoMetricsResult(super().run_pipeline(pipeline, options))
 
 
+class _LosingResult(_NoMetricsResult):
+    """A finished job whose runner lost the counters of the bundles that wrote images (as
+    Prism did once in CI: 1 dreamed reported, 2 written)."""
+
+    def metrics(self):
+        result = self._result
+
+        class _Lost:
+            def query(self, metrics_filter=None):
+                found = result.metrics().query(metrics_filter)
+                return {**found, "counters": [c for c in found["counters"] if c.key.metric.name != "written"]}
+
+        return _Lost()
+
+
+class LosingCountersRunner(FnApiRunner):
+    def run_pipeline(self, pipeline, options):
+        return _LosingResult(super().run_pipeline(pipeline, options))
+
+
 @pytest.fixture
 def collection(tmp_path):
     (tmp_path / "in").mkdir()
@@ -66,6 +86,14 @@ def test_summary_counted_from_the_output_when_the_runner_has_no_counters(collect
     assert len(read_jsonl(collection / "out" / METADATA_FILE)) == 2
     assert len(read_jsonl(collection / "out" / SEQUENCES_FILE)) == 1
     assert len(read_jsonl(collection / "out" / ERRORS_FILE)) == 1
+
+
+def test_counters_the_output_contradicts_are_not_reported(collection):
+    """A runner may not report less (or more) work than the job's own files hold."""
+    summary = job(collection, LosingCountersRunner())
+    assert (summary.dreamed, summary.skipped, summary.failed, summary.inputs) == (3, 0, 1, 4)
+    assert "the runner counted 0 results and 1 failures, the output holds 3 and 1" in summary.line()
+    assert len(read_jsonl(collection / "out" / METADATA_FILE)) == 2
 
 
 def test_counting_the_output_agrees_with_beams_counters(collection):

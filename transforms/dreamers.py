@@ -1,6 +1,7 @@
 """Build the Dreamer a recipe asks for: model (staged if remote), layers, guide image."""
 from __future__ import annotations
 
+from transforms.dream import launch_models
 from transforms.dream.engine import Dreamer
 from transforms.dream.models import ModelSpec, get_model_spec, is_model_file
 from transforms.dream.presets import Preset
@@ -26,7 +27,8 @@ def build_dreamer(recipe: Recipe) -> Dreamer:
     preset = recipe.preset
     spec = model_spec_for(preset, recipe.preprocessing)
     guide = load_guide(preset.guide, recipe.allow_private_urls) if preset.guide else None
-    return Dreamer.from_spec(
-        spec, stage_weights(recipe.weights), preset.layers, guide=guide, jit=recipe.jit,
-        precision=recipe.precision,
-    )
+    weights = stage_weights(recipe.weights)
+    # The launcher's checked model, when this worker runs in its process; else built here.
+    model = launch_models.take(spec.name, weights) or spec.build(weights)
+    return Dreamer(model, preset.layers or spec.default_layers, spec.preprocessing, spec.min_input_size,
+                   guide=guide, jit=recipe.jit, precision=recipe.precision)

@@ -81,12 +81,18 @@ class MatchPattern(beam.DoFn):
         self._matched = Metrics.counter(METRICS_NAMESPACE, "matched")
 
     def process(self, pattern: str) -> Iterable[tuple[str, Claim]]:
-        pattern = normalize_local(pattern)
-        prefix = glob_prefix(pattern)
-        for metadata in _match(pattern):
+        for claimed in pattern_claims(pattern):
             self._matched.inc()
-            path = normalize_local(metadata.path)
-            yield path, Claim(output_stem(path, prefix))
+            yield claimed
+
+
+def pattern_claims(pattern: str) -> Iterable[tuple[str, Claim]]:
+    """(uri, Claim) per file `pattern` matches, named relative to the pattern's prefix."""
+    pattern = normalize_local(pattern)
+    prefix = glob_prefix(pattern)
+    for metadata in _match(pattern):
+        path = normalize_local(metadata.path)
+        yield path, Claim(output_stem(path, prefix))
 
 
 class MatchFolders(beam.DoFn):
@@ -95,11 +101,16 @@ class MatchFolders(beam.DoFn):
     files), named by its whole path under the pattern's prefix ('shot.2' stays 'shot.2')."""
 
     def process(self, pattern: str) -> Iterable[tuple[str, Claim]]:
-        folder_pattern = normalize_local(pattern.rstrip("/")) + "/"
-        prefix = glob_prefix(folder_pattern)
-        found = {m.path.rsplit("/", 1)[0] for m in _match(folder_pattern + "*")}
-        for folder in sorted(found):
-            yield folder, Claim(output_stem(folder, prefix, folder=True), folder=True)
+        return folder_claims(pattern)
+
+
+def folder_claims(pattern: str) -> Iterable[tuple[str, Claim]]:
+    """(folder, Claim) per folder with files in it that the --sequence `pattern` matches."""
+    folder_pattern = normalize_local(pattern.rstrip("/")) + "/"
+    prefix = glob_prefix(folder_pattern)
+    found = {m.path.rsplit("/", 1)[0] for m in _match(folder_pattern + "*")}
+    for folder in sorted(found):
+        yield folder, Claim(output_stem(folder, prefix, folder=True), folder=True)
 
 
 MANIFEST_HEADER = "uri,preset"
@@ -225,11 +236,28 @@ class NameOutputs(beam.DoFn):
         self._inputs = Metrics.counter(METRICS_NAMESPACE, "inputs")
 
     def process(self, element: tuple[str, Iterable[tuple[str, Claim]]]) -> Iterable[InputFile]:
-        stem, claims = element
-        by_uri = dict(claims)
-        for uri, unique_stem in disambiguate(stem, list(by_uri)):
+        for named in _named(*element):
             self._inputs.inc()
-            yield InputFile(uri, unique_stem, by_uri[uri].preset, folder=by_uri[uri].folder)
+            yield named
+
+
+def _named(stem: str, claims: Iterable[tuple[str, Claim]]) -> list[InputFile]:
+    by_uri = dict(claims)
+    return [InputFile(uri, unique_stem, by_uri[uri].preset, folder=by_uri[uri].folder)
+            for uri, unique_stem in disambiguate(stem, list(by_uri))]
+
+
+def name_inputs(claimed: Iterable[tuple[str, Claim]]) -> list[InputFile]:
+    """FindInputs' naming in one process: (uri, Claim) pairs -> one InputFile per distinct
+    uri, each with a name of its own (the launcher's view of what the job will find)."""
+    claims_by_uri: dict[str, list[Claim]] = {}
+    for uri, claim in claimed:
+        claims_by_uri.setdefault(uri, []).append(claim)
+    by_name: dict[str, list[tuple[str, Claim]]] = {}
+    for uri, claims in claims_by_uri.items():
+        name, pair = _one_name(uri, claims)
+        by_name.setdefault(name, []).append(pair)
+    return [named for name, pairs in sorted(by_name.items()) for named in _named(name, pairs)]
 
 
 class UnknownPresetError(ValueError):

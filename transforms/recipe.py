@@ -12,6 +12,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from transforms.dream.layers import LayerTerm, as_terms
+from transforms.dream.model_table import MODEL_FILE_SUFFIX, table_facts
 from transforms.dream.params import UNITS_PER_LEVEL
 from transforms.dream.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset, preset_from_settings
 
@@ -35,19 +37,16 @@ def complete_preset(preset: Preset, preprocessing: str | None = None) -> Preset:
     given) and its inherited step converted into the new model's pixel units.
     `preprocessing` describes the new model only: the step keeps the convention of the
     model it was given for."""
-    from transforms.dream.models import get_model_spec  # imports Keras: only when needed
-
-    spec = get_model_spec(preset.model, preprocessing)
+    units, default_layers = _model_facts(preset.model, preprocessing)
     if not preset.layers:
-        if not spec.default_layers:
+        if not default_layers:
             raise ValueError(
                 f"model {preset.model!r} has no default layers: pass --layers (see --list_layers "
                 "for its layer names)"
             )
-        preset = dataclasses.replace(preset, layers=spec.default_layers)
+        preset = dataclasses.replace(preset, layers=default_layers)
     if preset.step_model is not None:
-        given_units = get_model_spec(preset.step_model).preprocessing.name
-        units = spec.preprocessing.name
+        given_units, _ = _model_facts(preset.step_model)
         step = preset.params.step * UNITS_PER_LEVEL[units] / UNITS_PER_LEVEL[given_units]
         preset = dataclasses.replace(
             preset, params=dataclasses.replace(preset.params, step=step), step_model=None,
@@ -58,9 +57,23 @@ def complete_preset(preset: Preset, preprocessing: str | None = None) -> Preset:
 
 def pixel_units(preset: Preset, preprocessing: str | None = None) -> str:
     """The pixel convention of the preset's model (its step is in these units)."""
-    from transforms.dream.models import get_model_spec
+    return _model_facts(preset.model, preprocessing)[0]
 
-    return get_model_spec(preset.model, preprocessing).preprocessing.name
+
+def _model_facts(model: str, preprocessing: str | None = None) -> tuple[str, tuple[LayerTerm, ...]]:
+    """A model's pixel convention and default layers: from the model table, or for a model
+    file from `preprocessing`, without Keras (a rerun with nothing left imports none);
+    Keras answers for its other classes."""
+    if preprocessing is None or preprocessing in UNITS_PER_LEVEL:
+        if model.endswith(MODEL_FILE_SUFFIX):
+            return preprocessing or "inception", ()
+        facts = table_facts(model)
+        if facts is not None:
+            return preprocessing or facts.pixels, as_terms(facts.default_layers)
+    from transforms.dream.models import get_model_spec  # imports Keras: only when needed
+
+    spec = get_model_spec(model, preprocessing)
+    return spec.preprocessing.name, tuple(spec.default_layers)
 
 
 def make_recipe(

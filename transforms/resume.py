@@ -28,6 +28,33 @@ def settings_key(job: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def settings_keys(
+    jobs: Mapping[str, Mapping[str, Any]], sequence: Mapping[str, Any]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Each recipe's settings key for images, and for sequences (which also depend on the
+    sequence settings)."""
+    keys = {name: settings_key(job) for name, job in jobs.items()}
+    sequence_keys = {name: settings_key({**job, "sequence": dict(sequence)}) for name, job in jobs.items()}
+    return keys, sequence_keys
+
+
+def finished_record(
+    output_dir: str, element: InputFile, keys: Mapping[str, str], sequence_keys: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """The record of an input an earlier run finished with the same settings (its output
+    still there), else None. Storage errors that may pass are raised, for the caller to retry."""
+    record = read_record(record_path(output_dir, element.stem))
+    if record is None:
+        return None
+    wanted = sequence_keys if record.get("kind") == "sequence" else keys
+    finished = (
+        record.get("settings_key") == wanted.get(element.recipe)
+        and record.get("input_uri") == element.uri
+        and FileSystems.exists(record.get("output_uri", ""))
+    )
+    return record if finished else None
+
+
 def record_path(output_dir: str, stem: str) -> str:
     return FileSystems.join(output_dir, RECORDS_DIR, f"{stem}.json")
 
@@ -62,21 +89,10 @@ class SkipFinished(beam.DoFn):
     def setup(self) -> None:
         use_in_this_process()
 
-    def _finished(self, element: InputFile) -> tuple[dict | None, bool]:
-        """The input's record, and whether it and its output say the work is done."""
-        record = read_record(record_path(self._output_dir, element.stem))
-        keys = self._sequence_keys if record is not None and record.get("kind") == "sequence" else self._keys
-        return record, (
-            record is not None
-            and record.get("settings_key") == keys.get(element.recipe)
-            and record.get("input_uri") == element.uri
-            and FileSystems.exists(record.get("output_uri", ""))
-        )
-
     def process(self, element: InputFile) -> Iterable[Any]:
-        record, finished = retrying(lambda: self._finished(element), "read the records of earlier runs")
-        if finished:
-            assert record is not None
+        record = retrying(lambda: finished_record(self._output_dir, element, self._keys, self._sequence_keys),
+                          "read the records of earlier runs")
+        if record is not None:
             self._skipped.inc()
             if record.get("kind") == "sequence":
                 self._sequences_skipped.inc()

@@ -11,7 +11,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.config import JobConfig
-from pipeline.graph import ERRORS_FILE, METADATA_FILE, SEQUENCES_FILE
+from pipeline.result_files import ERRORS_FILE, METADATA_FILE, SEQUENCES_FILE
 from pipeline.summary import JobSummary
 
 

@@ -3,7 +3,10 @@ input, pixel convention. TF-free, so presets and the command line read it withou
 transforms.dream.models builds the networks from it."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+MODEL_FILE_SUFFIX = ".keras"  # a user's own model file
 
 
 @dataclass(frozen=True)
@@ -33,3 +36,13 @@ MODEL_TABLE: tuple[ModelFacts, ...] = (
 )
 MODEL_FACTS = {facts.name: facts for facts in MODEL_TABLE}
 BY_KERAS_CLASS = {facts.keras_class: facts for facts in MODEL_TABLE}
+
+
+def table_facts(model: str) -> ModelFacts | None:
+    """The table's row for a --model name (any case, '_' optional), or None: a Keras class
+    outside the table or a model file, which only Keras can tell about."""
+    def canonical(name: str) -> str:
+        return re.sub(r"[^a-z0-9]", "", name.lower())
+
+    return MODEL_FACTS.get(model) or next(
+        (facts for facts in MODEL_TABLE if canonical(facts.name) == canonical(model)), None)

@@ -13,7 +13,7 @@ from typing import Callable, Iterable, Mapping
 
 from transforms.dream import offline_weights
 from transforms.dream.layers import LayerTerm, as_terms, format_layers
-from transforms.dream.model_table import BY_KERAS_CLASS, MODEL_FACTS, MODEL_TABLE
+from transforms.dream.model_table import BY_KERAS_CLASS, MODEL_FACTS, MODEL_FILE_SUFFIX, MODEL_TABLE
 from transforms.dream.preprocessing import CAFFE, INCEPTION, PREPROCESSINGS, RAW, TORCH, Preprocessing
 from transforms.dream.quiet_tensorflow import keras
 
@@ -23,7 +23,6 @@ INCEPTION_V3_NOTOP_URL = (
     "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
 )
 INCEPTION_V3_NOTOP_HASH = "bcbd6486424b2319ff4ef7d526e38f63"
-MODEL_FILE_SUFFIX = ".keras"
 
 
 class WeightsUnavailableError(RuntimeError):
