@@ -22,6 +22,7 @@ from apache_beam.runners.runner import PipelineState
 
 from pipeline.arguments import complete_bare_flags, early_answer, is_dry_run
 from pipeline.config import ConfigError, JobConfig, one_line
+from pipeline.cpu_hint import bfloat16_hint, cpu_flags
 from pipeline.interrupts import (
     Interrupted,
     interruption,
@@ -126,7 +127,8 @@ def _run_under_lease(
             if summary is None:
                 if nothing_left:  # an input became unfinished meanwhile (another job's cleanup)
                     check_models(config, keep_for_workers=in_process)
-                summary = _run_pipeline(pipeline_options, config, save_main_session, test_pipeline, matched, started)
+                summary = _run_pipeline(pipeline_options, config, save_main_session, test_pipeline, matched, started,
+                                        in_process)
         except BaseException as exc:
             signum = interruption()
             if signum is None:
@@ -212,7 +214,7 @@ def _dry_run(
 
 def _run_pipeline(
     pipeline_options: PipelineOptions, config: JobConfig, save_main_session: bool,
-    test_pipeline: beam.Pipeline | None, matched: int, started: float,
+    test_pipeline: beam.Pipeline | None, matched: int, started: float, in_process: bool = False,
 ) -> JobSummary:
     # The package is installed on workers (--setup_file), so __main__ need not be pickled.
     pipeline_options.view_as(SetupOptions).save_main_session = save_main_session
@@ -224,6 +226,10 @@ def _run_pipeline(
                                               options=pipeline_options)
     build_pipeline(pipeline, config)
     carry_filesystem_options(pipeline, pipeline_options)
+    if in_process:  # the dreams run on this machine's CPU, unless it has a GPU
+        hint = bfloat16_hint(config.precision, cpu_flags())
+        if hint and not _gpu_visible():
+            print(hint)
     clock = time.perf_counter()
     # A live line on a terminal, for local outputs (the records it counts are local files).
     show_progress = sys.stderr.isatty() and is_local(config.output)
@@ -254,6 +260,12 @@ def _run_pipeline(
         report = retrying(lambda: write_report(config.output, config.allow_private_urls), "write the report")
         print(f"beam-deepdream: report at {report}")
     return summary
+
+
+def _gpu_visible() -> bool:
+    from transforms.dream.quiet_tensorflow import tf  # imported by the model checks already
+
+    return bool(tf.config.list_physical_devices("GPU"))
 
 
 def _cause(exc: Exception) -> str:
