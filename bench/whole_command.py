@@ -45,6 +45,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cases", default=",".join(CASES), help=f"Comma separated, of {', '.join(CASES)}.")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", default=str(ROOT / "bench" / "whole_command.json"))
+    parser.add_argument("--before", default=None,
+                        help="Another checkout (an earlier commit): its command runs too, as side 'before'.")
     return parser.parse_args(argv)
 
 
@@ -66,7 +68,7 @@ def save_weights(path: Path) -> None:
                    env={**os.environ, **QUIET_ENV})
 
 
-def command_run(inputs: str, output: Path, extra: list[str], cwd: Path) -> dict[str, Any]:
+def command_run(inputs: str, output: Path, extra: list[str], cwd: Path = ROOT) -> dict[str, Any]:
     wall, stdout = _timed([sys.executable, "-m", "pipeline", "--input", inputs, "--output", str(output),
                            *extra], cwd)
     summary = next(line for line in stdout.splitlines() if " dreamed, " in line)
@@ -126,21 +128,26 @@ def main(argv: list[str] | None = None) -> int:
                 out = scratch / f"out-{case}-{repeat}"
                 if case in ("two", "twelve"):
                     # Alternate which side goes first, so drifts in load hit both.
-                    sides = ["baseline", "command"] if repeat % 2 == 0 else ["command", "baseline"]
+                    sides = ["baseline", "command"] + (["before"] if args.before else [])
+                    if repeat % 2:
+                        sides.reverse()
                     for side in sides:
+                        classic = ["--preset", "classic", "--weights", str(weights)]
                         got = baseline_run(scratch / case, weights) if side == "baseline" else command_run(
-                            str(scratch / case / "*.png"), out, ["--preset", "classic", "--weights", str(weights)],
-                            ROOT)
+                            str(scratch / case / "*.png"), out, classic,
+                            Path(args.before) if side == "before" else ROOT)
                         runs[case].setdefault(side, []).append(got)
                         print(f"repeat {repeat + 1} {case} {side}: {got['wall_seconds']:.1f} s", flush=True)
-                    shutil.rmtree(out, ignore_errors=True)
+                        shutil.rmtree(out, ignore_errors=True)
                 elif case == "quickstart" or case == "rerun":
-                    quickstart_out = scratch / f"out-quickstart-{repeat}"
-                    if case == "rerun" and not quickstart_out.exists():
-                        command_run(str(SAMPLES / "*.jpg"), quickstart_out, [], ROOT)  # untimed: to rerun
-                    got = command_run(str(SAMPLES / "*.jpg"), quickstart_out, [], ROOT)
-                    runs[case].setdefault("command", []).append(got)
-                    print(f"repeat {repeat + 1} {case}: {got['wall_seconds']:.1f} s ({got['summary']})", flush=True)
+                    for side, root in [("command", ROOT)] + ([("before", Path(args.before))] if args.before else []):
+                        quickstart_out = scratch / f"out-quickstart-{side}-{repeat}"
+                        if case == "rerun" and not quickstart_out.exists():
+                            command_run(str(SAMPLES / "*.jpg"), quickstart_out, [], root)  # untimed: to rerun
+                        got = command_run(str(SAMPLES / "*.jpg"), quickstart_out, [], root)
+                        runs[case].setdefault(side, []).append(got)
+                        print(f"repeat {repeat + 1} {case} {side}: {got['wall_seconds']:.1f} s ({got['summary']})",
+                              flush=True)
     for case in cases:
         results["cases"][case] = summarize(case, runs[case])
     print_table(results)
@@ -154,7 +161,7 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"\n{machine['cpu']}, {machine['cpus']} cores, AVX-512: {machine['avx512']}")
     print(f"{'case':12} {'side':9} {'wall s':>8} {'dream s':>8} {'other s':>8} {'ratio':>7}")
     for case, row in results["cases"].items():
-        for side in ("baseline", "command"):
+        for side in ("baseline", "before", "command"):
             if side in row:
                 ratio = f"{row['ratio']:.2f}x" if side == "command" and "ratio" in row else ""
                 print(f"{case:12} {side:9} {row[side]['wall_seconds_median']:8.1f} "
