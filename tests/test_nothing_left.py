@@ -78,3 +78,22 @@ def test_an_in_process_job_loads_its_model_once_and_a_worker_process_its_own(tmp
     assert len(loads) == 1  # the launcher's; the worker process's load is not seen here
     from transforms.dream import launch_models
     assert launch_models.take(str(model_file), None) is None  # nothing left behind either
+
+
+def test_a_rerun_with_nothing_left_in_a_bucket_rewrites_the_index_there(s3):
+    from tests.test_buckets import jsonl, keys, new_bucket, png
+
+    bucket = new_bucket(s3)
+    for i in range(2):
+        s3.client().put_object(Bucket=bucket, Key=f"in/{i}.png", Body=png(i))
+    args = [f"--input=s3://{bucket}/in/*", f"--output=s3://{bucket}/out", "--runner=FnApiRunner",
+            "--octaves=1", "--iterations=1", *s3.options]
+    assert run(args).dreamed == 2
+    written = jsonl(s3, bucket, "out/metadata.jsonl")
+    s3.client().put_object(Bucket=bucket, Key="out/errors.jsonl", Body=b'{"stale": true}\n')
+
+    again = run(args)
+    assert (again.dreamed, again.skipped, again.runner) == (0, 2, "no runner: nothing was left to dream")
+    assert sorted(map(str, jsonl(s3, bucket, "out/metadata.jsonl"))) == sorted(map(str, written))
+    assert jsonl(s3, bucket, "out/errors.jsonl") == []
+    assert not [k for k in keys(s3, bucket, "out/") if k.endswith(".tmp") or k.endswith("lease.json")]
