@@ -179,11 +179,16 @@ def _answer_from_records(pipeline_options: PipelineOptions, config: JobConfig) -
         return None
     summary = retrying(lambda: write_results(config, records, time.perf_counter() - clock, pipeline_options),
                        "write the result files")
+    _announce(summary, config)
+    return summary
+
+
+def _announce(summary: JobSummary, config: JobConfig) -> None:
+    """The summary line, and the report when asked for: the end of every job that ran."""
     print(summary.line())
     if config.report:
         report = retrying(lambda: write_report(config.output, config.allow_private_urls), "write the report")
         print(f"beam-deepdream: report at {report}")
-    return summary
 
 
 def _clean_up(output: str, options: PipelineOptions) -> int:
@@ -255,10 +260,7 @@ def _run_pipeline(
             config.output, started, seconds, config.max_failure_ratio, _ran_on(pipeline), *files, reason=reason,
         ), "count what the output holds")
     retrying(lambda: write_empty_results(config, summary, pipeline_options), "write the empty result files")
-    print(summary.line())
-    if config.report:
-        report = retrying(lambda: write_report(config.output, config.allow_private_urls), "write the report")
-        print(f"beam-deepdream: report at {report}")
+    _announce(summary, config)
     return summary
 
 
