@@ -132,7 +132,8 @@ def check_presets(options: DreamOptions) -> None:
     from pipeline.config import resolve_presets
     from transforms.fetch import is_local
 
-    if options.params and not is_local(options.params):
+    settings_file = options.params or options.params_from
+    if settings_file and not is_local(settings_file):
         return
     try:
         resolve_presets(options, complete=False)
@@ -148,7 +149,9 @@ def check_job_options(options: DreamOptions) -> None:
         raise ConfigError("--input PATTERN, --input_list FILE or --sequence 'FOLDERS/*/' is required")
     if not options.output:
         raise ConfigError("--output is required: a directory for the results")
-    if not 1 <= options.quality <= 100:
+    if options.params and options.params_from:
+        raise ConfigError("--params and --params_from cannot be combined: give the file's settings as options")
+    if options.quality is not None and not 1 <= options.quality <= 100:
         raise ConfigError(f"--quality must be 1-100, got {options.quality}")
     for name in ("max_pixels", "max_size", "max_bytes", "http_timeout", "batch_size",
                  "untiled_max_pixels", "lease_seconds"):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from pipeline.options import DreamOptions
+from pipeline.params_from import loading_setting, stamped_settings
 from transforms.dream.presets import (
     PARAM_NAMES,
     PRESETS,
@@ -20,6 +21,7 @@ from transforms.dream.presets import (
 from transforms.fetch import DEFAULT_HTTP_RETRIES
 from transforms.recipe import Recipe, complete_preset, pixel_units
 from transforms.sequence_settings import SequenceSettings
+from transforms.settings_stamp import make_stamp, program_versions
 
 
 class ConfigError(ValueError):
@@ -75,6 +77,7 @@ class JobConfig:
     sequence: SequenceSettings = SequenceSettings()
     launch_folder: str | None = None  # relative local paths in manifests start here
     http_retries: int = DEFAULT_HTTP_RETRIES
+    stamp_settings: bool = True  # every written file carries its settings (settings_stamp)
 
     @classmethod
     def from_options(cls, options: DreamOptions) -> JobConfig:
@@ -97,11 +100,11 @@ class JobConfig:
             output=options.output,
             preset=preset,
             presets=presets,
-            weights=options.weights,
-            image_format=options.format,
-            quality=options.quality,
+            weights=loading_setting(options, "weights"),
+            image_format=loading_setting(options, "format"),
+            quality=loading_setting(options, "quality"),
             max_pixels=options.max_pixels,
-            max_size=options.max_size,
+            max_size=loading_setting(options, "max_size"),
             max_bytes=options.max_bytes,
             http_timeout=options.http_timeout,
             skip_existing=options.skip_existing,
@@ -110,10 +113,10 @@ class JobConfig:
             dream_accelerator=options.dream_accelerator,
             metadata_format=options.metadata_format,
             report=options.report,
-            preprocessing=options.preprocessing,
+            preprocessing=loading_setting(options, "preprocessing"),
             batch_size=options.batch_size,
-            jit=options.jit,
-            precision=options.precision,
+            jit=loading_setting(options, "jit"),
+            precision=loading_setting(options, "precision"),
             allow_private_urls=options.allow_private_urls,
             untiled_max_pixels=options.untiled_max_pixels,
             force=options.force,
@@ -122,6 +125,7 @@ class JobConfig:
             sequence=sequence,
             launch_folder=os.getcwd(),
             http_retries=options.http_retries,
+            stamp_settings=options.stamp_settings,
         )
 
     @property
@@ -134,6 +138,17 @@ class JobConfig:
     def weights_for(self, preset: Preset) -> str | None:
         """--weights belongs to the job preset's model; other models use their own source."""
         return self.weights if preset.model == self.preset.model else None
+
+    def stamps(self, jobs: Mapping[str, Mapping[str, Any]], keys: Mapping[str, str],
+               sequence: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]] | None:
+        """What each recipe's files carry (settings_stamp), or None with --no_settings_stamp.
+        With `sequence`: a sequence's, whose keys are its sequence keys."""
+        if not self.stamp_settings:
+            return None
+        loading = {"preprocessing": self.preprocessing, "jit": self.jit}
+        versions = program_versions()
+        more = {"sequence": dict(sequence)} if sequence is not None else {}
+        return {name: make_stamp({**job, **more}, keys[name], loading, versions) for name, job in jobs.items()}
 
     def job_metadata(self, preset: Preset | None = None) -> dict[str, Any]:
         """The settings every metadata record repeats, so each line stands on its own."""
@@ -232,9 +247,12 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
 def resolve_presets(options: DreamOptions, complete: bool = True) -> tuple[dict[str, Preset], Preset]:
     """All named presets (built-in and the params file's) and the job's own preset; without
     `complete`, as given (no model looked up: no Keras imported)."""
-    file_settings = (
-        load_params_file(options.params, options.allow_private_urls) if options.params else {}
-    )
+    if options.params_from:  # a dream's stamp stands for the params file
+        file_settings = stamped_settings(options)
+    elif options.params:
+        file_settings = load_params_file(options.params, options.allow_private_urls)
+    else:
+        file_settings = {}
     presets = dict(PRESETS)
     defined = file_settings.pop("presets", None) or {}
     if not isinstance(defined, dict):
@@ -278,5 +296,6 @@ def resolve_presets(options: DreamOptions, complete: bool = True) -> tuple[dict[
     preset = presets[base.name]
     if not complete:
         return presets, preset
-    presets = {name: complete_preset(p, options.preprocessing) for name, p in presets.items()}
+    preprocessing = loading_setting(options, "preprocessing")
+    presets = {name: complete_preset(p, preprocessing) for name, p in presets.items()}
     return presets, presets[preset.name]

@@ -136,7 +136,7 @@ def _dream_stills(
         stage = Dream(config.recipes, config.untiled_max_pixels, config.require_gpu)
     dreamed = to_dream | "Dream" >> _on_accelerator(stage, config).with_outputs(ERRORS, main="ok")
     written = dreamed.ok | "WriteImage" >> beam.ParDo(
-        WriteDream(config.output, config.image_format, config.quality, jobs, keys)
+        WriteDream(config.output, config.image_format, config.quality, jobs, keys, config.stamps(jobs, keys))
     ).with_outputs(ERRORS, main="ok")
     error_sets += [dreamed[ERRORS], written[ERRORS]]
     return written.ok
@@ -171,7 +171,9 @@ def _sequences(
         dreamed
         | "BySequence" >> beam.Map(lambda d: (d.segment.source.stem, d))
         | "GroupSegments" >> beam.GroupByKey()
-        | "WriteSequences" >> beam.ParDo(WriteSequences(config.output, jobs, sequence_keys, config.sequence))
+        | "WriteSequences" >> beam.ParDo(WriteSequences(
+            config.output, jobs, sequence_keys, config.sequence,
+            config.stamps(jobs, sequence_keys, config.sequence.as_record())))
         .with_outputs(ERRORS, main="ok")
     )
     return written.ok, [probed_videos[ERRORS], probed_folders[ERRORS], written[ERRORS]]

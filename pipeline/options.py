@@ -103,6 +103,12 @@ class DreamOptions(PipelineOptions):
             "command line win. See docs/controls.md.",
         )
         parser.add_argument(
+            "--params_from", default=None,
+            help="An image, animation or video this program wrote (any filesystem): dream with "
+            "the settings stamped in it (preset, model, layers, every loop setting, weights, "
+            "precision, format, ...); options given on the command line win. Not with --params.",
+        )
+        parser.add_argument(
             "--model", default=None,
             help="Network: vgg16 (offline default), inception_v3, vgg19, resnet50, mobilenet, "
             "mobilenet_v2, efficientnet_b0, ... any keras.applications class name, or a .keras "
@@ -241,18 +247,20 @@ class DreamOptions(PipelineOptions):
             "is its one-by-one dream to float rounding (at most one grey level; bit-identical on "
             "the CPUs tested), and the same in any order and batch.",
         )
+        # Defaults of None below: --params_from's stamp fills what the command line does not.
         parser.add_argument(
-            "--precision", default="float32", choices=PRECISIONS,
+            "--precision", default=None, choices=PRECISIONS,
             help="Layers compute in float16/bfloat16 (GPU tensor cores), weights and the image "
-            "stay float32; see docs/performance.md for the tolerance.",
+            "stay float32; see docs/performance.md for the tolerance. (default: float32)",
         )
         parser.add_argument(
-            "--jit", action="store_true", default=False,
+            "--jit", action="store_true", default=None,
             help="Compile each step's loss and gradient with XLA, once per image shape (slower "
             "on CPUs; see docs/performance.md).",
         )
-        parser.add_argument("--format", default="png", choices=sorted(FORMATS), help="Output image format.")
-        parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (1-100).")
+        parser.add_argument("--format", default=None, choices=sorted(FORMATS),
+                            help="Output image format. (default: png)")
+        parser.add_argument("--quality", type=int, default=None, help="JPEG/WebP quality, 1-100. (default: 95)")
         parser.add_argument(
             "--max_pixels", type=int, default=DEFAULT_MAX_PIXELS,
             help="Reject images declaring more pixels than this, before decoding them.",
@@ -291,6 +299,11 @@ class DreamOptions(PipelineOptions):
         parser.add_argument(
             "--metadata_format", default="jsonl", choices=["jsonl", "parquet", "both"],
             help="metadata.jsonl, metadata.parquet (fixed nested schema, see docs/records.md) or both.",
+        )
+        parser.add_argument(
+            "--no_settings_stamp", dest="stamp_settings", action="store_false", default=True,
+            help="Write files without their settings (by default every image, animation and "
+            "video carries them, for --params_from; see docs/controls.md).",
         )
         parser.add_argument(
             "--report", action="store_true", default=False,

@@ -15,6 +15,7 @@ from tests.conftest import read_jsonl
 from tests.jobs import kill, start_job, wait_for
 from tests.media import scene, write_animation, write_frames, write_video
 from transforms.frames import probe_video, read_frames
+from transforms.settings_stamp import read_stamp
 
 FAST = ["--runner", "FnApiRunner", "--octaves", "1", "--iterations", "2"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +45,9 @@ def test_an_animation_comes_back_animated_with_its_timing(tmp_path, name, contai
     rows = pq.read_table(out / "wave.frames.parquet").to_pylist()
     assert [r["frame"] for r in rows] == list(range(5)) and all(r["final_loss"] is not None for r in rows)
     assert not (out / "metadata.jsonl").read_text() and read_jsonl(out / "errors.jsonl") == []
+    # The animation carries its settings, the sequence's own among them.
+    stamp = read_stamp((out / name).read_bytes())
+    assert stamp["sequence"]["segment_frames"] == 2 and stamp["settings_key"] == record["settings_key"]
 
 
 def test_a_video_comes_back_with_its_frames_rate_size_and_audio(tmp_path):
@@ -206,6 +210,9 @@ def test_a_still_becomes_a_zoom_into_its_dream(tmp_path, zoom_format, suffix):
     for before, after in zip(frames, frames[1:]):
         zoomed = zoom_in(before.astype(np.uint8), 1.1).astype(np.float32)
         assert np.abs(after - zoomed).mean() < np.abs(after - before).mean()
+    # The zoom and each of its frames carry their settings (MP4: its comment tag).
+    assert read_stamp(Path(record["output_uri"]).read_bytes())["sequence"]["zoom_frames"] == 6
+    assert read_stamp((out / "still_frames" / "000005.png").read_bytes())["frame"] == 5
     if zoom_format == "webp":
         with Image.open(record["output_uri"]) as animation:
             assert animation.n_frames == 6

@@ -13,6 +13,8 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageOps
 
+from transforms.settings_stamp import pillow_save_options
+
 DEFAULT_MAX_PIXELS = 40_000_000
 FORMATS = {"png": ("PNG", ".png"), "jpeg": ("JPEG", ".jpg"), "webp": ("WEBP", ".webp")}
 
@@ -108,14 +110,15 @@ def fit_within(rgb: np.ndarray, max_size: int | None) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.LANCZOS))
 
 
-def encode_image(rgb: np.ndarray, image_format: str = "png", quality: int = 95) -> bytes:
-    """uint8 HxWx3 RGB -> PNG, JPEG or WebP bytes."""
+def encode_image(rgb: np.ndarray, image_format: str = "png", quality: int = 95, stamp: str | None = None) -> bytes:
+    """uint8 HxWx3 RGB -> PNG, JPEG or WebP bytes, carrying `stamp` (settings_stamp)."""
     try:
         pillow_format, _ = FORMATS[image_format]
     except KeyError:
         raise ValueError(f"unknown format {image_format!r}; valid: {', '.join(FORMATS)}") from None
     buffer = io.BytesIO()
     options = {} if pillow_format == "PNG" else {"quality": quality}
+    options.update(pillow_save_options(pillow_format, stamp))
     Image.fromarray(rgb, "RGB").save(buffer, pillow_format, **options)
     return buffer.getvalue()
 

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from transforms.frames import SequenceInfo, _open_video
+from transforms.settings_stamp import pillow_save_options
 
 # Audio codecs an MP4 holds as they are; others are re-encoded to AAC.
 MP4_AUDIO = ("aac", "mp3", "alac", "ac3", "eac3", "opus", "flac")
@@ -32,9 +33,9 @@ def output_suffix(info: SequenceInfo) -> str:
     return VIDEO_SUFFIX  # videos, frame folders and zooms as mp4
 
 
-def write_animation(frames: Iterable[np.ndarray], info: SequenceInfo, path: str) -> None:
+def write_animation(frames: Iterable[np.ndarray], info: SequenceInfo, path: str, stamp: str | None = None) -> None:
     """Pillow keeps every frame until it writes (GIF palettes are chosen over all of them):
-    animations are short, and --max_frames bounds them."""
+    animations are short, and --max_frames bounds them. `stamp`: the settings it carries."""
     images = [Image.fromarray(rgb, "RGB") for rgb in frames]
     pillow_format = info.container if info.container in ANIMATION_SUFFIX else "WEBP"
     options: dict = {"save_all": True, "append_images": images[1:], "duration": list(info.durations_ms)}
@@ -42,16 +43,20 @@ def write_animation(frames: Iterable[np.ndarray], info: SequenceInfo, path: str)
         options["loop"] = info.loop
     if pillow_format == "WEBP":
         options["lossless"] = True
+    options.update(pillow_save_options(pillow_format, stamp))
     images[0].save(path, pillow_format, **options)
 
 
-def write_video(frames: Iterable[np.ndarray], info: SequenceInfo, source_uri: str | None, path: str) -> None:
+def write_video(frames: Iterable[np.ndarray], info: SequenceInfo, source_uri: str | None, path: str,
+                stamp: str | None = None) -> None:
     """Frames stream in and out: memory follows a frame. Odd sizes are kept (4:4:4 chroma:
-    4:2:0 needs even sides)."""
+    4:2:0 needs even sides). `stamp`: the settings it carries, in the MP4's comment tag."""
     import av
 
     fps = Fraction(info.fps or 25).limit_denominator(1001)
     with av.open(path, "w", format="mp4") as output, ExitStack() as sources:
+        if stamp is not None:
+            output.metadata["comment"] = stamp
         video: Any = output.add_stream(VIDEO_CODEC, rate=fps)
         video.width, video.height = info.width, info.height
         video.pix_fmt = "yuv420p" if info.width % 2 == 0 and info.height % 2 == 0 else "yuv444p"

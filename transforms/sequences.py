@@ -45,6 +45,7 @@ from transforms.records import error_record
 from transforms.resume import read_record, record_path
 from transforms.sequence_output import is_animated_image, output_suffix, write_animation, write_video
 from transforms.sequence_settings import SequenceSettings
+from transforms.settings_stamp import stamp_text
 from transforms.stages import ERRORS, METRICS_NAMESPACE, FallibleStage
 from transforms.storage_retries import retrying
 from transforms.write import publish_file, write_atomically
@@ -265,11 +266,14 @@ class WriteSequences(FallibleStage):
     stage, outcome = "write", "written"
 
     def __init__(self, output_dir: str, jobs: Mapping[str, Mapping[str, Any]],
-                 sequence_keys: Mapping[str, str], settings: SequenceSettings) -> None:
+                 sequence_keys: Mapping[str, str], settings: SequenceSettings,
+                 stamps: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        """`stamps`: what each recipe's sequences (and their frames) carry (None: nothing)."""
         super().__init__()
         self._output_dir = output_dir
         self._jobs = {name: dict(job) for name, job in jobs.items()}
         self._keys = dict(sequence_keys)
+        self._stamps = {name: dict(stamp) for name, stamp in (stamps or {}).items()}
         self._settings = settings
         self._failed_dream = Metrics.counter(METRICS_NAMESPACE, "failed_dream")
         self._sequences_written = Metrics.counter(METRICS_NAMESPACE, "sequences_written")
@@ -329,7 +333,8 @@ class WriteSequences(FallibleStage):
         self._sequences_written.inc()
         yield record
 
-    def _frames(self, stem: str, dreamed: list[DreamedSegment]) -> Iterator[np.ndarray]:
+    def _frames(self, stem: str, dreamed: list[DreamedSegment], stamp: Mapping[str, Any] | None,
+                uri: str) -> Iterator[np.ndarray]:
         """The frames in order. Across each join, the earlier segment's last frames fade
         into the later segment's warm-up dreams of them, so the join is spread over the
         warm-up instead of showing as one jump."""
@@ -348,7 +353,8 @@ class WriteSequences(FallibleStage):
                     rgb = np.clip(np.rint((1 - weight) * rgb + weight * later), 0, 255).astype(np.uint8)
                 if self._settings.keep_frames:
                     write_atomically(FileSystems.join(self._output_dir, f"{stem}_frames", f"{index:06d}.png"),
-                                     encode_image(rgb, "png"), self._output_dir)
+                                     encode_image(rgb, "png", stamp=stamp_text(stamp, uri, frame=index)),
+                                     self._output_dir)
                 yield rgb
 
     def _encode(self, stem: str, dreamed: list[DreamedSegment], info: SequenceInfo, source: InputFile,
@@ -365,13 +371,15 @@ class WriteSequences(FallibleStage):
                 previous[:] = [rgb]
                 yield rgb
 
-        frames = measured(self._frames(stem, dreamed))
+        stamp = self._stamps.get(source.recipe)
+        frames = measured(self._frames(stem, dreamed, stamp, source.uri))
         if is_animated_image(info):
-            write_animation(frames, info, local)
+            write_animation(frames, info, local, stamp_text(stamp, source.uri))
         else:
             first = next(frames)
             sized = info._replace(width=first.shape[1], height=first.shape[0])  # after --max_size
-            write_video(itertools.chain([first], frames), sized, source.uri if info.kind == "video" else None, local)
+            write_video(itertools.chain([first], frames), sized, source.uri if info.kind == "video" else None, local,
+                        stamp_text(stamp, source.uri))
         return round(float(np.mean(changes)), 3) if changes else 0.0
 
 

@@ -14,6 +14,7 @@ from transforms.fetch import is_local
 from transforms.imaging import encode_image, extension
 from transforms.records import metadata_record
 from transforms.resume import record_path
+from transforms.settings_stamp import stamp_text
 from transforms.stages import FallibleStage
 
 # Temporaries of write_atomically: the only '*.tmp' files start-up cleanup may delete.
@@ -83,24 +84,27 @@ class WriteDream(FallibleStage):
     def __init__(
         self, output_dir: str, image_format: str, quality: int,
         jobs: Mapping[str, Mapping[str, Any]], settings_keys: Mapping[str, str],
+        stamps: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
-        """`jobs` and `settings_keys`: the metadata settings and key of each recipe name."""
+        """`jobs` and `settings_keys`: the metadata settings and key of each recipe name;
+        `stamps`: what each recipe's images carry (settings_stamp; None: nothing)."""
         super().__init__()
         self._output_dir = output_dir
         self._format = image_format
         self._quality = quality
         self._jobs = {name: dict(job) for name, job in jobs.items()}
         self._settings_keys = dict(settings_keys)
+        self._stamps = {name: dict(stamp) for name, stamp in (stamps or {}).items()}
 
     def uri_of(self, element: DreamedImage) -> str:
         return element.decoded.source.uri
 
     def run(self, element: DreamedImage) -> Iterable[dict[str, Any]]:
-        stem = element.decoded.source.stem
+        stem, preset = element.decoded.source.stem, element.decoded.source.recipe
         path = FileSystems.join(self._output_dir, stem + extension(self._format))
-        write_atomically(path, encode_image(element.result.image, self._format, self._quality),
+        stamp = stamp_text(self._stamps.get(preset), element.decoded.source.uri)
+        write_atomically(path, encode_image(element.result.image, self._format, self._quality, stamp),
                          self._output_dir)
-        preset = element.decoded.source.recipe
         record = metadata_record(element, path, self._jobs[preset], self._settings_keys[preset])
         # The record goes last: its presence tells a rerun that this input is finished.
         write_atomically(record_path(self._output_dir, stem), json.dumps(record).encode("utf-8"),

@@ -9,9 +9,10 @@ from pipeline.options import DreamOptions
 from transforms.fetch import is_local
 
 # Options that name files or folders the workers read or write.
-PATH_OPTIONS = ("input", "input_list", "sequence", "output", "weights", "guide", "model", "params")
+PATH_OPTIONS = ("input", "input_list", "sequence", "output", "weights", "guide", "model", "params",
+                "params_from")
 # Read by the launcher alone (resolved into the job's settings there).
-LAUNCHER_ONLY = ("params",)
+LAUNCHER_ONLY = ("params", "params_from")
 
 
 def names_a_file(option: str, value: str) -> bool:
