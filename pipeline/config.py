@@ -160,6 +160,8 @@ class JobConfig:
             "weights": self.weights_for(preset) or "default",
             "layers": [term.as_record() for term in preset.layers],
             "guide": preset.guide,
+            # Only when set: a job without a mask keeps the settings key it always had.
+            **({"mask": preset.mask, "mask_feather": preset.mask_feather} if preset.mask else {}),
             "params": dataclasses.asdict(preset.params),  # step in the model's pixel units
             "pixel_units": units,
             # The step as the preset gave it, before conversion to this model's units.
@@ -174,7 +176,7 @@ class JobConfig:
 
 
 # Options that may come from the command line or a params file (command line first).
-PRESET_OPTIONS = ("model", "layers", "guide") + PARAM_NAMES
+PRESET_OPTIONS = ("model", "layers", "guide", "mask", "mask_feather") + PARAM_NAMES
 
 
 # A params file is a page of settings: more is a mistake (or an attack on the launcher).

@@ -12,13 +12,13 @@ def check_models(config: JobConfig, keep_for_workers: bool = False) -> None:
     the job does not change are known good. `keep_for_workers`: the job's workers run in
     this process, and take the models built here instead of building them again."""
     from transforms.dream import launch_models, models  # Keras: only once the options are valid
-    from transforms.dreamers import load_guide, model_spec_for
+    from transforms.dreamers import load_guide, load_mask, model_spec_for
     from transforms.weights import stage_weights
 
     def model_changed(name: str, preset: Preset) -> bool:  # loop settings cannot break a model
         built_in = PRESETS.get(name)
-        return built_in is None or (built_in.model, built_in.layers, built_in.guide) != (
-            preset.model, preset.layers, preset.guide)
+        return built_in is None or (built_in.model, built_in.layers, built_in.guide, built_in.mask) != (
+            preset.model, preset.layers, preset.guide, preset.mask)
 
     to_check = {config.preset.name: config.preset}
     to_check.update({n: p for n, p in config.presets.items() if model_changed(n, p)})
@@ -31,6 +31,14 @@ def check_models(config: JobConfig, keep_for_workers: bool = False) -> None:
             except Exception as exc:  # missing, unreachable, refused or not an image
                 raise ConfigError(
                     f"preset {preset.name!r}: guide image {preset.guide!r} cannot be used: "
+                    f"{type(exc).__name__}: {one_line(exc)}"
+                ) from None
+        if preset.mask:
+            try:
+                load_mask(preset.mask, config.allow_private_urls, config.http_timeout)
+            except Exception as exc:  # missing, unreachable, refused or not an image
+                raise ConfigError(
+                    f"preset {preset.name!r}: mask image {preset.mask!r} cannot be used: "
                     f"{type(exc).__name__}: {one_line(exc)}"
                 ) from None
         if (preset.model, preset.layers, weights) in checked:

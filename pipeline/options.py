@@ -135,6 +135,15 @@ class DreamOptions(PipelineOptions):
             "guided dreaming) instead of the activations' L2 norm.",
         )
         parser.add_argument(
+            "--mask", default=None,
+            help="Greyscale image URI: dream only where it is light (white: full, black: the "
+            "input untouched, bit for bit), resized to each image; a sequence's frames share it.",
+        )
+        parser.add_argument(
+            "--mask_feather", type=float, default=None,
+            help="Gaussian sigma in pixels softening the mask's edges (default: 4; 0: hard edges).",
+        )
+        parser.add_argument(
             "--weights", default=None,
             help="Weights file (local path or any Beam filesystem URI) instead of the model's "
             "default source.",

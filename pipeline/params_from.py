@@ -51,12 +51,14 @@ def stamped_settings(options: DreamOptions) -> dict[str, Any]:
     """The stamp as a params file's mapping: the preset it was made with, every setting given."""
     stamp = stamp_of(options)
     assert stamp is not None, "only with --params_from"
-    _check_local_files(options, stamp, ("model", "guide"))
+    _check_local_files(options, stamp, ("model", "guide", "mask"))
     settings: dict[str, Any] = {
         name: value for name, value in (stamp.get("params") or {}).items() if name in PARAM_NAMES
     }
     settings["model"] = stamp.get("model")
     settings["guide"] = stamp.get("guide")
+    settings["mask"] = stamp.get("mask")
+    settings["mask_feather"] = stamp.get("mask_feather")
     if stamp.get("layers"):
         settings["layers"] = [_layer_text(term) for term in stamp["layers"]]
     name = stamp.get("preset")

@@ -1,5 +1,8 @@
-"""Build the Dreamer a recipe asks for: model (staged if remote), layers, guide image."""
+"""Build the Dreamer a recipe asks for: model (staged if remote), layers, guide and mask images."""
 from __future__ import annotations
+
+import numpy as np
+from PIL import Image
 
 from transforms.dream import launch_models
 from transforms.dream.engine import Dreamer
@@ -23,12 +26,21 @@ def load_guide(uri: str, allow_private_urls: bool = False,
     return decode_image(read_bytes(uri, timeout_s=http_timeout, allow_private_urls=allow_private_urls)).rgb
 
 
+def load_mask(uri: str, allow_private_urls: bool = False,
+              http_timeout: float = DEFAULT_HTTP_TIMEOUT_S) -> np.ndarray:
+    """The mask as uint8 greyscale: any image, decoded like an input, then its luminance."""
+    rgb = load_guide(uri, allow_private_urls, http_timeout)
+    return np.asarray(Image.fromarray(rgb, "RGB").convert("L"))
+
+
 def build_dreamer(recipe: Recipe) -> Dreamer:
     preset = recipe.preset
     spec = model_spec_for(preset, recipe.preprocessing)
     guide = load_guide(preset.guide, recipe.allow_private_urls) if preset.guide else None
+    mask = load_mask(preset.mask, recipe.allow_private_urls) if preset.mask else None
     weights = stage_weights(recipe.weights)
     # The launcher's checked model, when this worker runs in its process; else built here.
     model = launch_models.take(spec.name, weights) or spec.build(weights)
     return Dreamer(model, preset.layers or spec.default_layers, spec.preprocessing, spec.min_input_size,
-                   guide=guide, jit=recipe.jit, precision=recipe.precision)
+                   guide=guide, jit=recipe.jit, precision=recipe.precision, mask=mask,
+                   mask_feather=preset.mask_feather)

@@ -39,6 +39,8 @@ METADATA_SCHEMA = pa.schema([
         ("weight", pa.float64()),
     ]))),
     ("guide", pa.string()),
+    ("mask", pa.string()),
+    ("mask_feather", pa.float64()),
     ("params", pa.struct([
         ("octaves", pa.int32()),
         ("octave_scale", pa.float64()),

@@ -9,8 +9,8 @@ from pipeline.options import DreamOptions
 from transforms.fetch import is_local
 
 # Options that name files or folders the workers read or write.
-PATH_OPTIONS = ("input", "input_list", "sequence", "output", "weights", "guide", "model", "params",
-                "params_from")
+PATH_OPTIONS = ("input", "input_list", "sequence", "output", "weights", "guide", "mask", "model",
+                "params", "params_from")
 # Read by the launcher alone (resolved into the job's settings there).
 LAUNCHER_ONLY = ("params", "params_from")
 

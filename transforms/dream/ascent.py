@@ -153,8 +153,10 @@ def compile_octave_ascent(
     loss_scale: float = 1.0,
     random_transform: RandomTransform = RandomTransform(),
     pixel_bounds: tuple[np.ndarray, np.ndarray] | None = None,
+    masked: bool = False,
 ) -> Callable[..., OctaveAscent]:
-    """Build `ascend(images, iterations, step, max_loss, jitter, tile_size, seed)`.
+    """Build `ascend(images, iterations, step, max_loss, jitter, tile_size, seed)`, and with
+    `masked` a last argument `weights` (1xHxWx1, or one per image) scaling every step.
 
     max_loss=inf disables the early stop, jitter=0 the jitter. Only a function built with
     `tiling` (a TILE_GRIDS name) has the tile loop; it dreams images that fit in one tile
@@ -185,19 +187,19 @@ def compile_octave_ascent(
         experimental_attributes=None if jit else {"_noinline": True},
     )
 
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([None, None, None, 3], tf.float32),
-            tf.TensorSpec([], tf.int32),
-            tf.TensorSpec([], tf.float32),
-            tf.TensorSpec([], tf.float32),
-            tf.TensorSpec([], tf.int32),
-            tf.TensorSpec([], tf.int32),
-            tf.TensorSpec([2], tf.int64),
-        ],
-        reduce_retracing=True,
-    )
-    def ascend(images, iterations, step, max_loss, jitter, tile_size, seed):
+    signature = [
+        tf.TensorSpec([None, None, None, 3], tf.float32),
+        tf.TensorSpec([], tf.int32),
+        tf.TensorSpec([], tf.float32),
+        tf.TensorSpec([], tf.float32),
+        tf.TensorSpec([], tf.int32),
+        tf.TensorSpec([], tf.int32),
+        tf.TensorSpec([2], tf.int64),
+    ]
+    if masked:  # an unmasked ascent has no weights in its graph at all
+        signature.append(tf.TensorSpec([None, None, None, 1], tf.float32))
+
+    def ascend(images, iterations, step, max_loss, jitter, tile_size, seed, weights=None):
 
         def keep_going(i, images, losses, steps_run, stopped, update_rms):
             return tf.logical_and(i < iterations, tf.reduce_any(tf.logical_not(stopped)))
@@ -240,6 +242,8 @@ def compile_octave_ascent(
             active = tf.logical_not(stopped)
             # Images that stopped early stay as they are while the rest of the batch goes on.
             update = step * direction * tf.reshape(tf.cast(active, tf.float32), [-1, 1, 1, 1])
+            if weights is not None:  # a mask: each pixel moves by its weight's share of the step
+                update = update * weights
             # RMS of the update per image, without a squared copy of the image.
             rms = per_image_rms(update)
             # Like the seed: the step is taken, then the octave stops if its loss was too high.
@@ -267,4 +271,4 @@ def compile_octave_ascent(
         effective = update_rms / tf.maximum(tf.cast(steps_run, tf.float32), 1.0)
         return OctaveAscent(images, losses.stack(), steps_run, stopped, effective)
 
-    return ascend
+    return tf.function(ascend, input_signature=signature, reduce_retracing=True)

@@ -7,11 +7,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
 import numpy as np
+from PIL import Image
 
 from transforms.dream.ascent import LossFn, RandomTransform, compile_octave_ascent
 from transforms.dream.folding import fold_batch_norms
 from transforms.dream.gradients import GradientRule
 from transforms.dream.layers import LayersLike, as_terms
+from transforms.dream.mask import lay_over, mask_weights
 from transforms.dream.models import ModelSpec, feature_extractor, get_model_spec
 from transforms.dream.objective import BORDER, dream_loss, guide_loss, guide_vectors, total_variation
 from transforms.dream.octaves import octave_shapes
@@ -68,8 +70,13 @@ class Dreamer:
         jit: bool = False,
         fold_batch_norm: bool = True,
         precision: str = "float32",
+        mask: np.ndarray | None = None,
+        mask_feather: float = 0.0,
     ) -> None:
+        """`mask` (uint8 HxW greyscale, any size): dream only where it is non-zero, by its
+        weight, edges feathered by a Gaussian of `mask_feather` pixels (transforms.dream.mask)."""
         self.terms = as_terms(layers)
+        self.mask, self.mask_feather = mask, mask_feather
         self.preprocessing = preprocessing
         self.min_input_size = min_input_size
         self.jit = jit
@@ -117,15 +124,15 @@ class Dreamer:
     def from_name(cls, name: str, **kwargs) -> Dreamer:
         return cls.from_spec(get_model_spec(name), **kwargs)
 
-    def _ascent(self, params: DreamParams):
-        """One compiled octave loop per gradient rule, step mode and tiling, built on first use."""
+    def _ascent(self, params: DreamParams, masked: bool = False):
+        """One compiled octave loop per gradient rule, step mode, tiling and mask, built on first use."""
         rule = GradientRule(params.grad_norm, params.clip_min, params.clip_max, params.clip_norm,
                             params.lap_levels, params.grad_blur, params.grad_eps)
         transform = RandomTransform(params.random_scale_min, params.random_scale_max, params.random_rotate)
         tiling = params.tile_grid if params.tile_size > 0 else None
         bounds = self.preprocessing.pixel_bounds() if params.clip_pixels else None
         key = (rule, params.step_mode, tiling, params.objective, params.tv_weight,
-               params.activation_border, transform, params.clip_pixels)
+               params.activation_border, transform, params.clip_pixels, masked)
         if key not in self._ascents:
             # XLA cannot compile the tile loop (data-dependent tile shapes): tiled dreams run
             # without it.
@@ -133,7 +140,7 @@ class Dreamer:
                 self.objective(params.objective, params.tv_weight, params.activation_border),
                 rule, params.step_mode, self.jit and not tiling, tiling=tiling,
                 loss_scale=LOSS_SCALE[self.precision], random_transform=transform,
-                pixel_bounds=bounds,
+                pixel_bounds=bounds, masked=masked,
             )
         return self._ascents[key]
 
@@ -164,7 +171,8 @@ class Dreamer:
             max(self.min_input_size, params.min_octave_size), params.upscale_octaves,
             params.octave_sizes,
         )
-        ascend = self._ascent(params)
+        weights = None if self.mask is None else mask_weights(self.mask, height, width, self.mask_feather)
+        ascend = self._ascent(params, masked=weights is not None)
         max_loss = math.inf if params.max_loss is None else params.max_loss
         original = tf.concat([self.preprocessing.preprocess(rgb) for rgb in images], axis=0)
         dreamed = tf.identity(original)
@@ -174,11 +182,13 @@ class Dreamer:
             dreamed = _resized(dreamed, shape)
             octave_started = time.perf_counter()
             if params.iterations:
+                masking = [] if weights is None else [tf.image.resize(weights[None, :, :, None], shape)]
                 octave = ascend(
                     dreamed, tf.constant(params.iterations), tf.constant(params.step, tf.float32),
                     tf.constant(max_loss, tf.float32), tf.constant(params.jitter),
                     tf.constant(params.tile_size),
                     tf.constant([params.seed, index], tf.int64),
+                    *masking,
                 )
                 dreamed = octave.images
                 losses, steps_run = octave.losses.numpy(), octave.steps_run.numpy()
@@ -212,9 +222,20 @@ class Dreamer:
         device = dreamed.device.rsplit("device:", 1)[-1]  # ".../device:GPU:0" -> "GPU:0"
         seconds = (time.perf_counter() - started) / len(images)
         return [
-            DreamResult(self.preprocessing.deprocess(dreamed[b : b + 1]), octaves, seconds, device, params.tile_size)
+            DreamResult(self._masked(self.preprocessing.deprocess(dreamed[b : b + 1]), images[b]),
+                        octaves, seconds, device, params.tile_size)
             for b, octaves in enumerate(records)
         ]
+
+    def _masked(self, dream: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+        """The dream laid over its input through the mask: where the mask is 0, the input
+        exactly (the octaves' resizing and re-injected detail never reach it)."""
+        if self.mask is None:
+            return dream
+        height, width = dream.shape[:2]
+        if rgb.shape[:2] != (height, width):  # keep_upscaled: the input at the dream's size
+            rgb = np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.LANCZOS))
+        return lay_over(dream, rgb, mask_weights(self.mask, height, width, self.mask_feather))
 
 
 def _resized(images: tf.Tensor, shape: tuple[int, int]) -> tf.Tensor:

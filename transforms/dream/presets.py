@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from transforms.dream.layers import LayersLike, LayerTerm, as_terms
+from transforms.dream.mask import MAX_FEATHER
 from transforms.dream.model_table import MODEL_FACTS
 from transforms.dream.params import DreamParams
+
+DEFAULT_MASK_FEATHER = 4.0
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,8 @@ class Preset:
     params: DreamParams = field(default_factory=DreamParams)
     description: str = ""
     guide: str | None = None  # URI of a guide image: dot-product objective instead of L2
+    mask: str | None = None  # URI of a greyscale image: dream only where it is non-zero
+    mask_feather: float = DEFAULT_MASK_FEATHER  # Gaussian sigma (pixels) softening its edges
     # When the model was replaced, the model whose pixel units params.step is still given in;
     # the launcher converts it (config.complete_preset). None: the step is in model's units.
     step_model: str | None = None
@@ -116,7 +121,7 @@ PRESETS: dict[str, Preset] = {
 
 DEFAULT_PRESET = "vgg16"
 PARAM_NAMES = tuple(f.name for f in dataclasses.fields(DreamParams))
-PRESET_KEYS = ("base", "model", "layers", "guide", "description") + PARAM_NAMES
+PRESET_KEYS = ("base", "model", "layers", "guide", "mask", "mask_feather", "description") + PARAM_NAMES
 
 
 def get_preset(name: str, presets: Mapping[str, Preset] = PRESETS) -> Preset:
@@ -161,6 +166,8 @@ def preset_from_settings(
         params=params,
         description=settings.get("description", f"{base.name} with changes"),
         guide=settings.get("guide", base.guide),
+        mask=settings.get("mask", base.mask),
+        mask_feather=float(settings.get("mask_feather", base.mask_feather)),
         step_model=step_model,
     )
 
@@ -175,7 +182,7 @@ def short_repr(value: Any) -> str:
 
 
 _PARAM_TYPES = typing.get_type_hints(DreamParams)
-_TEXT_KEYS = ("base", "model", "guide", "description")
+_TEXT_KEYS = ("base", "model", "guide", "mask", "description")
 
 
 def _as_field_type(value: Any, hint: Any) -> Any:
@@ -206,6 +213,10 @@ def check_setting_types(name: str, settings: Mapping[str, Any]) -> None:
         if key in _PARAM_TYPES and not _type_ok(value, _PARAM_TYPES[key]):
             kind = {int: "an integer", float: "a number", str: "text", bool: "true or false"}.get(_PARAM_TYPES[key], "a number or null")
             raise ValueError(f"preset {name!r}: {key} must be {kind}, got {short_repr(value)}")
+        if key == "mask_feather" and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not 0 <= value <= MAX_FEATHER):
+            raise ValueError(f"preset {name!r}: mask_feather must be a number of pixels within "
+                             f"[0, {MAX_FEATHER:g}], got {short_repr(value)}")
         if key in _TEXT_KEYS and value is not None and not isinstance(value, str):
             raise ValueError(f"preset {name!r}: {key} must be text, got {short_repr(value)}")
         if key == "layers" and not (
