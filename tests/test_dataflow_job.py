@@ -74,12 +74,35 @@ def test_accelerator_hint_on_the_dream_step_only():
     )
 
 
+def dreaming_steps(proto_pipeline) -> dict[str, beam.DoFn]:
+    """The dreaming DoFns as Dataflow receives them: unpickled from the job's own proto."""
+    from apache_beam.internal import pickler
+    from apache_beam.portability.api import beam_runner_api_pb2
+
+    steps = {}
+    for transform in proto_pipeline.components.transforms.values():
+        if transform.unique_name in ("Dream/ParDo(Dream)", "Dream/ParDo(DreamBatch)", "DreamSegments"):
+            payload = beam_runner_api_pb2.ParDoPayload.FromString(transform.spec.payload)
+            steps[transform.unique_name] = pickler.loads(payload.do_fn.payload)[0]
+    return steps
+
+
 def test_batched_mixed_precision_job_builds():
-    job = build_job(["--batch_size=4", "--precision=mixed_float16", f"--dream_accelerator={L4}"])
+    job = build_job(["--batch_size=4", "--precision=mixed_float16", "--jit", f"--dream_accelerator={L4}"])
     names = [t.unique_name for t in job.proto_pipeline.components.transforms.values()]
     assert any(n.startswith("BatchSameSize/GroupIntoBatches") for n in names)
     dream = dream_transform(job.proto_pipeline)
     assert dream.environment_id
+    # What the workers will dream with, read from the steps the job ships (not the options).
+    shipped = dreaming_steps(job.proto_pipeline)
+    assert sorted(shipped) == ["Dream/ParDo(DreamBatch)", "DreamSegments"]
+    for step in shipped.values():
+        recipes = [handler.recipe for handler in step._handlers.values()]
+        assert recipes and {(r.precision, r.jit) for r in recipes} == {("mixed_float16", True)}
+    default = dreaming_steps(build_job([f"--dream_accelerator={L4}"]).proto_pipeline)
+    assert sorted(default) == ["Dream/ParDo(Dream)", "DreamSegments"]
+    for step in default.values():
+        assert {(h.recipe.precision, h.recipe.jit) for h in step._handlers.values()} == {("float32", False)}
 
 
 def test_the_package_is_staged_with_setup_file():
