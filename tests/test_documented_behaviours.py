@@ -334,3 +334,30 @@ def test_the_progress_line_shows_a_total_for_patterns_and_a_question_mark_for_ma
         else:
             assert re.search(r"\r[01]/\? images done, [0-9.]+/s", lines), lines[-200:]
             assert "/1 images" not in lines and "ETA" not in lines
+
+
+# 10. docs/records.md, Records: the metadata example and the errors.jsonl fields are the ones
+# the job writes (the issue found `traceback`, stage `probe` and five params keys missing).
+
+def test_records_md_names_every_field_the_job_writes(model_file, tmp_path):
+    import re
+
+    from pipeline.summary import STAGES
+
+    (tmp_path / "in").mkdir()
+    smooth_photo(tmp_path / "in" / "photo.png")
+    (tmp_path / "in" / "broken.png").write_bytes(b"not an image")
+    out = tmp_path / "out"
+    summary = run([f"--input={tmp_path / 'in'}/*.png", f"--output={out}", f"--model={model_file}", *TINY,
+                   "--iterations=1", *RUNNER])
+    assert (summary.dreamed, summary.failed) == (1, 1)
+    (record,) = read_jsonl(out / "metadata.jsonl")
+    (error,) = read_jsonl(out / "errors.jsonl")
+    written = {*record, *record["params"], *(k for o in record["octaves"] for k in o),
+               *(k for term in record["layers"] for k in term)}
+    doc = (ROOT / "docs" / "records.md").read_text()
+    example = doc.split("```json", 1)[1].split("```", 1)[0]
+    assert set(re.findall(r'"([a-z_]+)":', example)) == written
+    errors = doc.split("`errors.jsonl`, one line per failed input", 1)[1].split("Colour modes", 1)[0]
+    named = set(re.findall(r"`([a-z_]+)`", errors))
+    assert set(error) <= named and set(STAGES) <= named, (set(error) | set(STAGES)) - named
