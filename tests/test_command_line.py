@@ -1,6 +1,7 @@
 """The command line before any work: --help without TensorFlow, unknown options, bare flags."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -25,10 +26,13 @@ def test_help_needs_no_tensorflow():
     done = run_without_tensorflow("--help")
     assert done.returncode == 0, done.stderr
     assert "--iterations" in done.stdout and "--runner" in done.stdout  # ours and Beam's
-    text = " ".join(done.stdout.split())
-    for default in ("(default: vgg16)", "(default: png)", "(default: 95)", "(default: 40000000)",
-                    "(default: float32)", "(default: jsonl)", "(default: dis)", "(default: 1)"):
-        assert default in text, default
+    # Each option the issue found without one states its own default, in its own entry.
+    entries = {entry.split()[0]: " ".join(entry.split()) for entry in re.split(r"\n  (?=--)", done.stdout)[1:]}
+    for option, default in [("preset", "vgg16"), ("format", "png"), ("quality", "95"),
+                            ("max_pixels", "40000000"), ("max_bytes", "209715200"), ("http_timeout", "60.0"),
+                            ("lease_seconds", "120.0"), ("batch_size", "1"), ("precision", "float32"),
+                            ("metadata_format", "jsonl"), ("flow", "dis"), ("frame_step", "1")]:
+        assert entries[f"--{option}"].endswith(f"(default: {default})"), entries[f"--{option}"]
 
 
 def test_the_report_command_needs_no_tensorflow(tmp_path):
