@@ -6,7 +6,7 @@ from PIL import Image
 
 from pipeline.run import main, run
 from tests.conftest import read_jsonl
-from tests.media import write_animation, write_frames
+from tests.media import write_animation, write_frames, write_video
 from tests.test_buckets import png
 
 FAST = ["--runner", "FnApiRunner", "--octaves", "1", "--iterations", "1"]
@@ -40,6 +40,26 @@ def test_sequences_and_stills_that_claim_one_name_each_get_their_own(tmp_path):
                 assert record["fps"] == float(video.streams.video[0].average_rate) == 25.0
     again = run([f"--sequence={tmp_path}/a/*/", f"--sequence={tmp_path}/b/*/",
                  f"--input={tmp_path}/media/*", f"--output={out}", "--segment_frames=1", "--warmup=0", *FAST])
+    assert (again.dreamed, again.skipped) == (0, 4)
+
+
+def test_a_video_an_animation_a_zoom_and_a_folder_of_one_name_each_get_their_own(tmp_path):
+    """pan.mp4, pan.gif, pan.png zoomed and a folder pan/, in one job: every kind of
+    sequence keeps its own output and record, and a rerun finds each one finished."""
+    (tmp_path / "media").mkdir()
+    write_video(tmp_path / "media" / "pan.mp4", frames=2, audio=False)
+    write_animation(tmp_path / "media" / "pan.gif", [80, 80])
+    (tmp_path / "media" / "pan.png").write_bytes(png(1))
+    write_frames(tmp_path / "shots" / "pan", ["1.png", "2.png"])
+    args = [f"--input={tmp_path}/media/*", f"--sequence={tmp_path}/shots/*/", f"--output={tmp_path / 'out'}",
+            "--zoom_frames=2", "--segment_frames=2", "--warmup=0", *FAST]
+    summary = run(args)
+    assert (summary.dreamed, summary.failed, summary.inputs) == (4, 0, 4)
+    records = read_jsonl(tmp_path / "out" / "sequences.jsonl")
+    assert sorted(r["input_kind"] for r in records) == ["animation", "folder", "video", "zoom"]
+    outputs = {r["output_uri"] for r in records}
+    assert len(outputs) == 4 and all((tmp_path / "out" / o.rsplit("/", 1)[1]).is_file() for o in outputs)
+    again = run(args)
     assert (again.dreamed, again.skipped) == (0, 4)
 
 
