@@ -5,6 +5,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.http_fetch import DEFAULT_HTTP_RETRIES, InputTooLargeError, fetch_url, is_url
+from transforms.noise_input import is_noise
 
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 DEFAULT_HTTP_TIMEOUT_S = 60.0
@@ -13,7 +14,8 @@ __all__ = ["DEFAULT_HTTP_RETRIES", "InputTooLargeError", "is_local", "is_url", "
 
 
 def is_local(uri: str) -> bool:
-    return FileSystems.get_scheme(uri) in (None, "file")
+    """A path on this machine's disk (a noise: input is no file at all)."""
+    return FileSystems.get_scheme(uri) in (None, "file") and not is_noise(uri)
 
 
 _CHUNK = 1 << 20

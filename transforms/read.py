@@ -12,8 +12,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from transforms.elements import ImageBytes, InputFile
-from transforms.fetch import DEFAULT_HTTP_RETRIES, read_bytes
+from transforms.fetch import DEFAULT_HTTP_RETRIES, InputTooLargeError, read_bytes
 from transforms.naming import disambiguate, glob_prefix, has_scheme, listed_stem, normalize_local, output_stem
+from transforms.noise_input import is_noise, noise_png, noise_stem, parse_noise
 from transforms.records import error_record
 from transforms.stages import ERRORS, METRICS_NAMESPACE, FallibleStage
 from transforms.storage_retries import retrying, use_in_this_process
@@ -32,6 +33,13 @@ def check_inputs_exist(patterns: Sequence[str], manifests: Sequence[str], folder
     if not patterns and not manifests and not folders:
         raise NoInputsError("give --input PATTERN, --input_list FILE and/or --sequence 'FOLDERS/*/'")
     matched: set[str] = set()
+    for pattern in (p for p in patterns if is_noise(p)):  # no file: its spelling is all there is
+        try:
+            parse_noise(pattern)
+        except ValueError as exc:
+            raise NoInputsError(f"--input {exc}") from None
+        matched.add(pattern)
+    patterns = [p for p in patterns if not is_noise(p)]
     for pattern, result in zip(patterns, FileSystems.match(list(patterns)), strict=True):
         if not result.metadata_list:
             raise NoInputsError(f"--input {pattern!r} matches no file")
@@ -87,7 +95,11 @@ class MatchPattern(beam.DoFn):
 
 
 def pattern_claims(pattern: str) -> Iterable[tuple[str, Claim]]:
-    """(uri, Claim) per file `pattern` matches, named relative to the pattern's prefix."""
+    """(uri, Claim) per file `pattern` matches, named relative to the pattern's prefix; a
+    noise: input is itself, named by its size and seed."""
+    if is_noise(pattern):
+        yield pattern, Claim(noise_stem(pattern))
+        return
     pattern = normalize_local(pattern)
     prefix = glob_prefix(pattern)
     for metadata in _match(pattern):
@@ -128,6 +140,11 @@ def parse_manifest_line(line: str, relative_to: str | None = None) -> list[tuple
         return []
     match = _PRESET_COLUMN.match(text)
     uri, preset = (match["uri"].strip(), match["preset"]) if match else (text, None)
+    if is_noise(uri):  # a bad size or seed is the read step's error record
+        try:
+            return [(uri, Claim(noise_stem(uri), preset))]
+        except ValueError:
+            return [(uri, Claim(listed_stem(uri), preset))]
     if relative_to and not has_scheme(uri) and not os.path.isabs(uri):
         uri = os.path.join(relative_to, uri)
     uri = normalize_local(uri)
@@ -301,5 +318,15 @@ class ReadBytes(FallibleStage):
         return element.uri
 
     def run(self, element: InputFile) -> Iterable[ImageBytes]:
+        if is_noise(element.uri):
+            yield ImageBytes(element, self._noise(element.uri))
+            return
         yield ImageBytes(element, read_bytes(
             element.uri, self._max_bytes, self._http_timeout, self._allow_private_urls, self._http_retries))
+
+    def _noise(self, uri: str) -> bytes:
+        width, height, _ = parse_noise(uri)
+        if width * height * 3 > self._max_bytes:  # the pixels it would hold, as a file's bytes
+            raise InputTooLargeError(f"{uri} would hold {width * height * 3} bytes of pixels, over "
+                                     f"max_bytes={self._max_bytes}")
+        return noise_png(uri)

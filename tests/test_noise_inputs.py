@@ -1,0 +1,43 @@
+"""Dreams from noise: `noise:WxH[:seed]` inputs, named, recorded and resumed like files."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline.run import main, run
+from tests.conftest import read_jsonl
+from transforms.noise_input import noise_image, noise_stem, parse_noise
+
+
+def test_noise_is_seeded_grey_texture_of_the_size_asked():
+    assert parse_noise("noise:640x480:7") == (640, 480, 7) and parse_noise("noise:8x4") == (8, 4, 0)
+    assert noise_stem("noise:640x480:7") == "noise-640x480-7"
+    first, again, other = noise_image(64, 48, 7), noise_image(64, 48, 7), noise_image(64, 48, 8)
+    assert first.shape == (48, 64, 3) and np.array_equal(first, again) and not np.array_equal(first, other)
+    assert 120 < first.mean() < 136 and 6 < first.std() < 18
+    for bad in ("noise:64", "noise:0x5", "noise:64x48:x", "noise:99999x2"):
+        with pytest.raises(ValueError, match="noise"):
+            parse_noise(bad)
+
+
+def test_noise_inputs_dream_like_files_and_resume(model_file, tmp_path, capsys):
+    manifest = tmp_path / "list.txt"
+    manifest.write_text("noise:40x32:1\nnoise:0x5\n")
+    out = tmp_path / "out"
+    args = ["--input=noise:64x48:3", f"--input_list={manifest}", f"--output={out}", f"--model={model_file}",
+            "--layers=conv3:1", "--iterations=2", "--octaves=1", "--runner", "FnApiRunner"]
+    summary = run(args)
+    assert (summary.dreamed, summary.failed) == (2, 1)
+    dreamed = np.asarray(Image.open(out / "noise-64x48-3.png"))
+    assert dreamed.shape == (48, 64, 3) and np.abs(dreamed.astype(int) - noise_image(64, 48, 3)).mean() > 1.0
+    assert (out / "noise-40x32-1.png").exists()
+    records = {r["input_uri"]: r for r in read_jsonl(out / "metadata.jsonl")}
+    assert set(records) == {"noise:64x48:3", "noise:40x32:1"}
+    (error,) = read_jsonl(out / "errors.jsonl")
+    assert error["uri"] == "noise:0x5" and error["stage"] == "read" and "each side" in error["message"]
+    again = run(args)
+    assert (again.dreamed, again.skipped) == (0, 2)
+    # A bad noise input on the command line stops the job at start, one line.
+    assert main(["--input=noise:64", f"--output={tmp_path / 'never'}"]) == 2
+    assert "is not a noise input" in capsys.readouterr().err
