@@ -5,6 +5,7 @@ import argparse
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from transforms.dream.channel_pick import CHANNEL_CAPTURES
 from transforms.dream.params import (
     GRAD_NORMS,
     OBJECTIVES,
@@ -128,6 +129,15 @@ class DreamOptions(PipelineOptions):
             "--layers", default=None,
             help="Objective: 'layer[:weight],layer[c1,c2]:weight,...', e.g. "
             "'mixed4:1.0,mixed5[12,40]:2.0' (channels optional). Default: the preset's.",
+        )
+        parser.add_argument(
+            "--channels", default=None, metavar="auto:N[:weak|random]",
+            help="Each layer term without channels of its own dreams only the N channels that "
+            "respond most to the image (weak: least; random: N seeded at random), picked per image.",
+        )
+        parser.add_argument(
+            "--channel_capture", default=None, choices=CHANNEL_CAPTURES,
+            help="Pick the channels once from the input, or again at each octave (default: once).",
         )
         parser.add_argument(
             "--guide", default=None,

@@ -59,6 +59,8 @@ def stamped_settings(options: DreamOptions) -> dict[str, Any]:
     settings["guide"] = stamp.get("guide")
     settings["mask"] = stamp.get("mask")
     settings["mask_feather"] = stamp.get("mask_feather")
+    settings["channels"] = stamp.get("channels")
+    settings["channel_capture"] = stamp.get("channel_capture")
     if stamp.get("layers"):
         settings["layers"] = [_layer_text(term) for term in stamp["layers"]]
     name = stamp.get("preset")

@@ -43,4 +43,4 @@ def build_dreamer(recipe: Recipe) -> Dreamer:
     model = launch_models.take(spec.name, weights) or spec.build(weights)
     return Dreamer(model, preset.layers or spec.default_layers, spec.preprocessing, spec.min_input_size,
                    guide=guide, jit=recipe.jit, precision=recipe.precision, mask=mask,
-                   mask_feather=preset.mask_feather)
+                   mask_feather=preset.mask_feather, channel_pick=preset.channel_pick())

@@ -32,6 +32,8 @@ def metadata_record(
         "device": element.device,
         "worker": element.worker,
         "tile_size": result.tile_size,
+        # With --channels auto:N: what each octave that picked chose, {layer: channels}.
+        **({"picked_channels": result.picked_channels} if result.picked_channels else {}),
     }
 
 

@@ -20,7 +20,8 @@ MAX_STAMP_BYTES = 16 * 1024  # a few hundred bytes usually; far below JPEG's 64 
 # Settings that may name a file: stamped as its name alone when it is on the local disk.
 FILE_SETTINGS = ("model", "weights", "guide", "mask")
 # The record's fields a stamp repeats (the rest of a record describes the run, not the dream).
-STAMPED_FIELDS = ("preset", "model", "weights", "layers", "guide", "mask", "mask_feather", "params",
+STAMPED_FIELDS = ("preset", "model", "weights", "layers", "guide", "mask", "mask_feather", "channels",
+                  "channel_capture", "params",
                   "pixel_units", "step_given",
                   "step_given_units", "precision", "format", "quality", "max_size", "sequence")
 _XMP_NAMESPACE = "urn:beam-deepdream:settings:1"

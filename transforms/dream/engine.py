@@ -10,12 +10,20 @@ import numpy as np
 from PIL import Image
 
 from transforms.dream.ascent import LossFn, RandomTransform, compile_octave_ascent
+from transforms.dream.channel_pick import ChannelPick, channel_mask, pick_channels
 from transforms.dream.folding import fold_batch_norms
 from transforms.dream.gradients import GradientRule
 from transforms.dream.layers import LayersLike, as_terms
 from transforms.dream.mask import lay_over, mask_weights
 from transforms.dream.models import ModelSpec, feature_extractor, get_model_spec
-from transforms.dream.objective import BORDER, dream_loss, guide_loss, guide_vectors, total_variation
+from transforms.dream.objective import (
+    BORDER,
+    dream_loss,
+    guide_loss,
+    guide_vectors,
+    term_activation,
+    total_variation,
+)
 from transforms.dream.octaves import octave_shapes
 from transforms.dream.params import DreamParams
 from transforms.dream.precision import LOSS_SCALE, with_precision
@@ -46,6 +54,8 @@ class DreamResult:
     seconds: float = 0.0
     device: str = ""  # where the ascent actually ran, e.g. "GPU:0" or "CPU:0"
     tile_size: int = 0  # tiles it was dreamed in (0: whole), automatic ones included
+    # With a channel pick: per octave it picked at, {layer: channels} (ascending).
+    picked_channels: list[dict[str, list[int]]] = field(default_factory=list)
 
     def octave_dicts(self) -> list[dict]:
         return [asdict(octave) for octave in self.octaves]
@@ -72,11 +82,17 @@ class Dreamer:
         precision: str = "float32",
         mask: np.ndarray | None = None,
         mask_feather: float = 0.0,
+        channel_pick: ChannelPick | None = None,
     ) -> None:
         """`mask` (uint8 HxW greyscale, any size): dream only where it is non-zero, by its
-        weight, edges feathered by a Gaussian of `mask_feather` pixels (transforms.dream.mask)."""
+        weight, edges feathered by a Gaussian of `mask_feather` pixels (transforms.dream.mask).
+        `channel_pick`: each term without channels of its own dreams the channels it picks
+        per image (transforms.dream.channel_pick)."""
+        if channel_pick is not None and guide is not None:
+            raise ValueError("channels auto:N and a guide do not combine: the guide's features decide")
         self.terms = as_terms(layers)
         self.mask, self.mask_feather = mask, mask_feather
+        self.channel_pick = channel_pick
         self.preprocessing = preprocessing
         self.min_input_size = min_input_size
         self.jit = jit
@@ -90,6 +106,15 @@ class Dreamer:
             guide_vectors(self._extractor(preprocessing.preprocess(guide)), self.terms)
             if guide is not None else None
         )
+        # The picked channels as data the loss reads: new picks need no new graph.
+        self._channel_masks: dict[int, tf.Variable] = {}
+        if channel_pick is not None:
+            widths = {name: int(shape[-1]) for name, shape in _output_widths(self._extractor).items()}
+            self._channel_masks = {
+                index: tf.Variable(tf.ones([1, widths[term.name]]), shape=tf.TensorShape([None, widths[term.name]]),
+                                   trainable=False)
+                for index, term in enumerate(self.terms) if term.channels is None
+            }
         self._ascents: dict[tuple, object] = {}
 
     def objective(self, objective: str = "mean_square", tv_weight: float = 0.0, border: int = BORDER) -> LossFn:
@@ -97,13 +122,14 @@ class Dreamer:
         layers' activations (mean of squares, or mean), less tv_weight x total variation;
         feature maps lose `border` pixels on each side first."""
         extractor, terms, guide_features = self._extractor, self.terms, self._guide_features
+        channel_masks = self._channel_masks
 
         def loss_fn(images: tf.Tensor) -> tf.Tensor:
             features = extractor(images)
             if guide_features is not None:
                 loss = guide_loss(features, terms, guide_features, border)
             else:
-                loss = dream_loss(features, terms, objective, border)
+                loss = dream_loss(features, terms, objective, border, channel_masks)
             return loss - tv_weight * total_variation(images) if tv_weight else loss
 
         return loss_fn
@@ -178,8 +204,12 @@ class Dreamer:
         dreamed = tf.identity(original)
         shrunk_original = tf.image.resize(original, shapes[0])
         records: list[list[OctaveRecord]] = [[] for _ in images]
+        picked: list[list[dict[str, list[int]]]] = [[] for _ in images]
         for index, shape in enumerate(shapes):
             dreamed = _resized(dreamed, shape)
+            if self.channel_pick is not None and (index == 0 or self.channel_pick.capture == "octave"):
+                for b, picks in enumerate(self._pick_channels(dreamed, params, index)):
+                    picked[b].append(picks)
             octave_started = time.perf_counter()
             if params.iterations:
                 masking = [] if weights is None else [tf.image.resize(weights[None, :, :, None], shape)]
@@ -223,9 +253,25 @@ class Dreamer:
         seconds = (time.perf_counter() - started) / len(images)
         return [
             DreamResult(self._masked(self.preprocessing.deprocess(dreamed[b : b + 1]), images[b]),
-                        octaves, seconds, device, params.tile_size)
+                        octaves, seconds, device, params.tile_size, picked[b])
             for b, octaves in enumerate(records)
         ]
+
+    def _pick_channels(self, images: tf.Tensor, params: DreamParams, octave: int) -> list[dict[str, list[int]]]:
+        """Measure each picking term's channels on `images` (their mean activation over the
+        cropped map), pick, and hand the picks to the loss. Returns {layer: channels} per image."""
+        assert self.channel_pick is not None
+        features = self._extractor(images)
+        picks: list[dict[str, list[int]]] = [{} for _ in range(int(images.shape[0]))]
+        for index, variable in self._channel_masks.items():
+            term = self.terms[index]
+            activation = term_activation(features, term, params.activation_border)
+            means = tf.reduce_mean(activation, axis=[1, 2]).numpy()
+            chosen = pick_channels(means, self.channel_pick, params.seed, octave)
+            variable.assign(channel_mask(chosen, means.shape[1]))
+            for b, channels in enumerate(chosen):
+                picks[b][term.name] = [int(c) for c in channels]
+        return picks
 
     def _masked(self, dream: np.ndarray, rgb: np.ndarray) -> np.ndarray:
         """The dream laid over its input through the mask: where the mask is 0, the input
@@ -243,3 +289,9 @@ def _resized(images: tf.Tensor, shape: tuple[int, int]) -> tf.Tensor:
     if tuple(images.shape[1:3]) == tuple(shape):
         return images
     return tf.image.resize(images, shape)
+
+
+def _output_widths(extractor: keras.Model) -> dict[str, tuple]:
+    """Each extracted layer's output shape, by name (the extractor returns a dict)."""
+    outputs = extractor.output
+    return {name: tuple(tensor.shape) for name, tensor in outputs.items()}

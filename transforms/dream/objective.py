@@ -37,16 +37,20 @@ def term_activation(features: Mapping[str, tf.Tensor], term: LayerTerm, border: 
 
 def dream_loss(
     features: Mapping[str, tf.Tensor], terms: LayersLike, objective: str = "mean_square",
-    border: int = BORDER,
+    border: int = BORDER, channel_masks: Mapping[int, tf.Variable] | None = None,
 ) -> tf.Tensor:
     """Per image: sum over terms of weight * mean(square(cropped activation)) (the seed), of
     weight * mean(cropped activation) with objective "mean" (the TF tutorial), or of weight *
     sum(square(cropped activation)) / size of the uncropped map ("mean_square_full_map",
-    keras.io's example as written)."""
+    keras.io's example as written). `channel_masks[i]` (B x C of 0 and 1, picked per image,
+    channel_pick.py) narrows term i to its picked channels: the mean is over those alone."""
     loss = 0.0
-    for term in as_terms(terms):
+    for index, term in enumerate(as_terms(terms)):
         activation = term_activation(features, term, border)
-        if objective == "mean":
+        mask = channel_masks.get(index) if channel_masks else None
+        if mask is not None:
+            value = _picked_channels_value(activation, mask, objective, features[term.name])
+        elif objective == "mean":
             value = tf.reduce_mean(activation, axis=[1, 2, 3])
         elif objective == "mean_square":
             value = tf.reduce_mean(tf.square(activation), axis=[1, 2, 3])
@@ -58,6 +62,18 @@ def dream_loss(
             raise ValueError(f"unknown objective {objective!r}; valid: {', '.join(OBJECTIVES)}")
         loss += term.weight * value
     return loss
+
+
+def _picked_channels_value(activation: tf.Tensor, mask: tf.Tensor, objective: str, whole: tf.Tensor) -> tf.Tensor:
+    """A term's objective over each image's picked channels only (a mask, not a gather: the
+    picks differ per image and change between octaves without a new graph)."""
+    weights = tf.cast(mask, tf.float32)[:, None, None, :]
+    values = activation if objective == "mean" else tf.square(activation)
+    area = tf.shape(whole) if objective == "mean_square_full_map" else tf.shape(activation)
+    size = tf.cast(area[1] * area[2], tf.float32) * tf.reduce_sum(tf.cast(mask, tf.float32), axis=1)
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r}; valid: {', '.join(OBJECTIVES)}")
+    return tf.reduce_sum(values * weights, axis=[1, 2, 3]) / size
 
 
 def total_variation(images: tf.Tensor) -> tf.Tensor:

@@ -11,6 +11,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from transforms.dream.channel_pick import ChannelPick
 from transforms.dream.layers import LayersLike, LayerTerm, as_terms
 from transforms.dream.mask import MAX_FEATHER
 from transforms.dream.model_table import MODEL_FACTS
@@ -29,6 +30,8 @@ class Preset:
     guide: str | None = None  # URI of a guide image: dot-product objective instead of L2
     mask: str | None = None  # URI of a greyscale image: dream only where it is non-zero
     mask_feather: float = DEFAULT_MASK_FEATHER  # Gaussian sigma (pixels) softening its edges
+    channels: str | None = None  # "auto:N[:weak|random]": each term dreams the channels it picks
+    channel_capture: str = "once"  # picked from the input, or again at each octave
     # When the model was replaced, the model whose pixel units params.step is still given in;
     # the launcher converts it (config.complete_preset). None: the step is in model's units.
     step_model: str | None = None
@@ -38,6 +41,14 @@ class Preset:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", as_terms(self.layers))
+        if self.channels is not None:
+            self.channel_pick()  # a mistyped pick stops here, with its one line
+            if self.guide:
+                raise ValueError(f"preset {self.name!r}: channels {self.channels} and a guide do not combine "
+                                 "(the guide's features decide what grows)")
+
+    def channel_pick(self) -> ChannelPick | None:
+        return None if self.channels is None else ChannelPick.parse(self.channels, self.channel_capture)
 
 
 # Presets of a model's default layers read them from the model table (one place per fact).
@@ -121,7 +132,8 @@ PRESETS: dict[str, Preset] = {
 
 DEFAULT_PRESET = "vgg16"
 PARAM_NAMES = tuple(f.name for f in dataclasses.fields(DreamParams))
-PRESET_KEYS = ("base", "model", "layers", "guide", "mask", "mask_feather", "description") + PARAM_NAMES
+PRESET_KEYS = ("base", "model", "layers", "guide", "mask", "mask_feather", "channels", "channel_capture",
+               "description") + PARAM_NAMES
 
 
 def get_preset(name: str, presets: Mapping[str, Preset] = PRESETS) -> Preset:
@@ -168,6 +180,8 @@ def preset_from_settings(
         guide=settings.get("guide", base.guide),
         mask=settings.get("mask", base.mask),
         mask_feather=float(settings.get("mask_feather", base.mask_feather)),
+        channels=settings.get("channels", base.channels),
+        channel_capture=settings.get("channel_capture", base.channel_capture),
         step_model=step_model,
     )
 
@@ -182,7 +196,7 @@ def short_repr(value: Any) -> str:
 
 
 _PARAM_TYPES = typing.get_type_hints(DreamParams)
-_TEXT_KEYS = ("base", "model", "guide", "mask", "description")
+_TEXT_KEYS = ("base", "model", "guide", "mask", "channels", "channel_capture", "description")
 
 
 def _as_field_type(value: Any, hint: Any) -> Any:
