@@ -116,7 +116,7 @@ def early_answer(args: Sequence[str]) -> int | None:
         option_parser().parse_known_args(complete_bare_flags(args))  # values argparse rejects
         pipeline_options = PipelineOptions(complete_bare_flags(args))
         options = pipeline_options.view_as(DreamOptions)
-        if not options.list_layers:
+        if not (options.list_layers or options.list_classes):
             check_job_options(options)
             check_runner(pipeline_options)
             check_presets(options)

@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 from pipeline.options import DreamOptions
 from pipeline.params_from import loading_setting, stamped_settings
+from transforms.dream.class_names import CLASS_TERM, resolve_classes
 from transforms.dream.presets import (
     PARAM_NAMES,
     PRESETS,
@@ -281,6 +282,9 @@ def resolve_presets(options: DreamOptions, complete: bool = True) -> tuple[dict[
         from_options["random_scale_min"], from_options["random_scale_max"] = parse_random_scale(options.random_scale)
     if isinstance(from_options.get("max_loss"), str):
         from_options["max_loss"] = parse_max_loss(from_options["max_loss"])
+    if getattr(options, "dream_class", None):  # --class: a term of its own, beside --layers if given
+        term = f"{CLASS_TERM}[{','.join(map(str, resolve_classes(options.dream_class)))}]:1"
+        from_options["layers"] = f"{options.layers},{term}" if options.layers else term
     base_name = file_settings.get("preset") or options.preset
     if not isinstance(base_name, str):
         raise ValueError(f"'preset' in --params must be a preset name, got {short_repr(base_name)}")

@@ -12,7 +12,7 @@ def check_models(config: JobConfig, keep_for_workers: bool = False) -> None:
     the job does not change are known good. `keep_for_workers`: the job's workers run in
     this process, and take the models built here instead of building them again."""
     from transforms.dream import launch_models, models  # Keras: only once the options are valid
-    from transforms.dreamers import load_guide, load_mask, model_spec_for
+    from transforms.dreamers import has_class_terms, load_guide, load_mask, model_spec_for
     from transforms.weights import stage_weights
 
     def model_changed(name: str, preset: Preset) -> bool:  # loop settings cannot break a model
@@ -65,8 +65,43 @@ def check_models(config: JobConfig, keep_for_workers: bool = False) -> None:
             models.check_terms(model, preset.layers)
         except ValueError as exc:  # unknown layers or channels: the message lists valid ones
             raise ConfigError(f"preset {preset.name!r}: {exc}") from exc
+        if has_class_terms(preset.layers):
+            check_classes(preset, spec, staged)
         if keep_for_workers:
             launch_models.keep(spec.name, staged, model)
+
+
+def check_classes(preset: Preset, spec, weights: str | None) -> None:
+    """Class terms: the model has a head (built, as the workers will) and the classes exist."""
+    from transforms.dream.classes import NoClassifierError, check_class_terms, classifier_of, split_class_terms
+    from transforms.dreamers import build_classifier
+
+    try:
+        classifier = classifier_of(build_classifier(preset, spec, weights))
+        check_class_terms(split_class_terms(preset.layers)[1], classifier.class_count)
+    except (NoClassifierError, ValueError) as exc:
+        raise ConfigError(f"preset {preset.name!r}: {one_line(exc)}") from None
+    except Exception as exc:  # the head's weights could not be had
+        raise ConfigError(f"preset {preset.name!r}: its classifier head cannot be loaded: "
+                          f"{type(exc).__name__}: {one_line(exc)}") from None
+
+
+def list_classes(model_name: str, preprocessing: str | None) -> str:
+    """--list_classes: the classes a model's head scores, by number (and ImageNet name)."""
+    from transforms.dream.class_names import class_names_for
+    from transforms.dream.classes import classifier_of
+    from transforms.dreamers import build_classifier, model_spec_for
+
+    preset = Preset("list", model_name, ())
+    spec = model_spec_for(preset, preprocessing)
+    if spec.build_head is not None and not model_name.endswith(".keras"):
+        count = 1000  # keras.applications heads: ImageNet's classes, no weights needed to say so
+    else:
+        count = classifier_of(build_classifier(preset, spec, None)).class_count
+    names = class_names_for(count)
+    lines = [f"{spec.name}: {count} classes (--class NUMBER{', or NAME' if names else ''}; in --layers: class[NUMBER])"]
+    lines += [f"{i:>4}  {names[i]}" if names else f"{i:>4}" for i in range(count)]
+    return "\n".join(lines)
 
 
 def list_layers(config_model: str, preprocessing: str | None) -> str:

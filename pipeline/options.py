@@ -126,6 +126,17 @@ class DreamOptions(PipelineOptions):
             help="Print the model's layer names and output shapes, then exit.",
         )
         parser.add_argument(
+            "--list_classes", action="store_true", default=False,
+            help="Print the classes the model's classifier head scores (ImageNet names where "
+            "Keras' class index can be had), then exit.",
+        )
+        parser.add_argument(
+            "--class", dest="dream_class", default=None, metavar="NAMES",
+            help="Dream of classes: 'tabby,goldfish' (ImageNet names) or '281,1' (numbers), "
+            "maximising their pre-softmax scores; added to --layers when given, else alone. "
+            "In --layers or a params file: class[281]:2. Needs a model with its head.",
+        )
+        parser.add_argument(
             "--layers", default=None,
             help="Objective: 'layer[:weight],layer[c1,c2]:weight,...', e.g. "
             "'mixed4:1.0,mixed5[12,40]:2.0' (channels optional). Default: the preset's.",

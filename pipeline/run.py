@@ -29,7 +29,7 @@ from pipeline.interrupts import (
     signals_interrupt,
     worker_output_quiet_once_interrupted,
 )
-from pipeline.model_checks import check_models, list_layers
+from pipeline.model_checks import check_models, list_classes, list_layers
 from pipeline.nothing_left import finished_records, write_results
 from pipeline.options import DreamOptions
 from pipeline.progress import ProgressLine
@@ -323,12 +323,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         pipeline_options = PipelineOptions(args)
         FileSystems.set_options(pipeline_options)  # a .keras model may live in a bucket
         options = pipeline_options.view_as(DreamOptions)
-        if options.list_layers:
+        if options.list_layers or options.list_classes:
             try:
                 model = options.model or get_preset(options.preset).model
-                print(list_layers(model, options.preprocessing))
-            except ValueError as exc:  # an unknown model: the message lists the valid ones
-                raise ConfigError(str(exc)) from exc
+                listing = list_layers if options.list_layers else list_classes
+                print(listing(model, options.preprocessing))
+            except ValueError as exc:  # an unknown model, or one without a head
+                raise ConfigError(one_line(exc)) from exc
             return 0
         with signals_interrupt():
             summary = run(args)

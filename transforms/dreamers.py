@@ -5,6 +5,8 @@ import numpy as np
 from PIL import Image
 
 from transforms.dream import launch_models
+from transforms.dream.class_names import CLASS_TERM
+from transforms.dream.classes import NoClassifierError
 from transforms.dream.engine import Dreamer
 from transforms.dream.models import ModelSpec, get_model_spec, is_model_file
 from transforms.dream.presets import Preset
@@ -41,6 +43,24 @@ def build_dreamer(recipe: Recipe) -> Dreamer:
     weights = stage_weights(recipe.weights)
     # The launcher's checked model, when this worker runs in its process; else built here.
     model = launch_models.take(spec.name, weights) or spec.build(weights)
+    classifier = build_classifier(preset, spec, weights) if has_class_terms(preset.layers) else None
     return Dreamer(model, preset.layers or spec.default_layers, spec.preprocessing, spec.min_input_size,
                    guide=guide, jit=recipe.jit, precision=recipe.precision, mask=mask,
-                   mask_feather=preset.mask_feather, channel_pick=preset.channel_pick())
+                   mask_feather=preset.mask_feather, channel_pick=preset.channel_pick(), classifier=classifier)
+
+
+def has_class_terms(terms) -> bool:
+    return any(term.name == CLASS_TERM for term in terms)
+
+
+def build_classifier(preset: Preset, spec: ModelSpec, weights: str | None):
+    """The network with its classifier head, for class terms: a .keras file's own (with
+    its weights), a keras.applications model's from Keras' download (--weights, the
+    convolutions', does not fit the head). None of it for a model without a head."""
+    if spec.build_head is None:
+        raise NoClassifierError(
+            f"model {preset.model!r} has no classifier head, so it cannot dream of a class: use a "
+            "keras.applications model (e.g. inception_v3, resnet50; ImageNet weights from Keras' "
+            "download) or a .keras model whose last layer classifies"
+        )
+    return spec.build_head(weights if is_model_file(preset.model) else None)

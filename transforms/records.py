@@ -34,6 +34,8 @@ def metadata_record(
         "tile_size": result.tile_size,
         # With --channels auto:N: what each octave that picked chose, {layer: channels}.
         **({"picked_channels": result.picked_channels} if result.picked_channels else {}),
+        # With class terms: the top-5 classes of the input and of the dream.
+        **({"top_classes": result.top_classes} if result.top_classes else {}),
     }
 
 

@@ -11,6 +11,15 @@ from PIL import Image
 
 from transforms.dream.ascent import LossFn, RandomTransform, compile_octave_ascent
 from transforms.dream.channel_pick import ChannelPick, channel_mask, pick_channels
+from transforms.dream.class_names import class_names_for, top_classes
+from transforms.dream.classes import (
+    NoClassifierError,
+    check_class_terms,
+    class_loss,
+    class_scores,
+    classifier_of,
+    split_class_terms,
+)
 from transforms.dream.folding import fold_batch_norms
 from transforms.dream.gradients import GradientRule
 from transforms.dream.layers import LayersLike, as_terms
@@ -56,6 +65,8 @@ class DreamResult:
     tile_size: int = 0  # tiles it was dreamed in (0: whole), automatic ones included
     # With a channel pick: per octave it picked at, {layer: channels} (ascending).
     picked_channels: list[dict[str, list[int]]] = field(default_factory=list)
+    # With class terms: {"input": [...], "dream": [...]}, each the top-5 {class, score[, name]}.
+    top_classes: dict[str, list[dict]] | None = None
 
     def octave_dicts(self) -> list[dict]:
         return [asdict(octave) for octave in self.octaves]
@@ -83,14 +94,24 @@ class Dreamer:
         mask: np.ndarray | None = None,
         mask_feather: float = 0.0,
         channel_pick: ChannelPick | None = None,
+        classifier: keras.Model | None = None,
     ) -> None:
         """`mask` (uint8 HxW greyscale, any size): dream only where it is non-zero, by its
         weight, edges feathered by a Gaussian of `mask_feather` pixels (transforms.dream.mask).
         `channel_pick`: each term without channels of its own dreams the channels it picks
-        per image (transforms.dream.channel_pick)."""
+        per image (transforms.dream.channel_pick). `classifier`: the model with its head, for
+        class terms (`class[281]`, transforms.dream.classes); records then name the top classes."""
         if channel_pick is not None and guide is not None:
             raise ValueError("channels auto:N and a guide do not combine: the guide's features decide")
         self.terms = as_terms(layers)
+        self._layer_terms, self._class_terms = split_class_terms(self.terms)
+        if self._class_terms and guide is not None:
+            raise ValueError("class terms and a guide do not combine: the guide's features decide")
+        if self._class_terms and classifier is None:
+            raise NoClassifierError("class terms need the model's classifier head")
+        self._classifier = classifier_of(with_precision(classifier, precision)) if classifier is not None else None
+        if self._classifier is not None:
+            check_class_terms(self._class_terms, self._classifier.class_count)
         self.mask, self.mask_feather = mask, mask_feather
         self.channel_pick = channel_pick
         self.preprocessing = preprocessing
@@ -98,12 +119,13 @@ class Dreamer:
         self.jit = jit
         self.precision = precision
         if fold_batch_norm:  # same function up to float rounding, fewer ops per step
-            model = fold_batch_norms(model, keep=[term.name for term in self.terms])
+            model = fold_batch_norms(model, keep=[term.name for term in self._layer_terms])
         model = with_precision(model, precision)
-        self._extractor = feature_extractor(model, self.terms)
+        # Class terms alone need no feature maps: the classifier is the whole objective.
+        self._extractor = feature_extractor(model, self._layer_terms) if self._layer_terms else None
         self.guided = guide is not None
         self._guide_features = (
-            guide_vectors(self._extractor(preprocessing.preprocess(guide)), self.terms)
+            guide_vectors(self._features(preprocessing.preprocess(guide)), self._layer_terms)
             if guide is not None else None
         )
         # The picked channels as data the loss reads: new picks need no new graph.
@@ -113,23 +135,28 @@ class Dreamer:
             self._channel_masks = {
                 index: tf.Variable(tf.ones([1, widths[term.name]]), shape=tf.TensorShape([None, widths[term.name]]),
                                    trainable=False)
-                for index, term in enumerate(self.terms) if term.channels is None
+                for index, term in enumerate(self._layer_terms) if term.channels is None
             }
         self._ascents: dict[tuple, object] = {}
+
+    def _features(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        return self._extractor(images) if self._extractor is not None else {}
 
     def objective(self, objective: str = "mean_square", tv_weight: float = 0.0, border: int = BORDER) -> LossFn:
         """images -> loss per image: the guide's dot product when there is a guide, else the
         layers' activations (mean of squares, or mean), less tv_weight x total variation;
         feature maps lose `border` pixels on each side first."""
-        extractor, terms, guide_features = self._extractor, self.terms, self._guide_features
-        channel_masks = self._channel_masks
+        features_of, terms, guide_features = self._features, self._layer_terms, self._guide_features
+        channel_masks, classifier, class_terms = self._channel_masks, self._classifier, self._class_terms
 
         def loss_fn(images: tf.Tensor) -> tf.Tensor:
-            features = extractor(images)
+            features = features_of(images)
             if guide_features is not None:
                 loss = guide_loss(features, terms, guide_features, border)
             else:
                 loss = dream_loss(features, terms, objective, border, channel_masks)
+            if class_terms and classifier is not None:
+                loss += class_loss(class_scores(classifier, images), class_terms)
             return loss - tv_weight * total_variation(images) if tv_weight else loss
 
         return loss_fn
@@ -251,20 +278,31 @@ class Dreamer:
             dreamed = tf.image.resize(dreamed, (height, width), method="lanczos3")
         device = dreamed.device.rsplit("device:", 1)[-1]  # ".../device:GPU:0" -> "GPU:0"
         seconds = (time.perf_counter() - started) / len(images)
+        tops = self._top_classes(original, dreamed)
         return [
             DreamResult(self._masked(self.preprocessing.deprocess(dreamed[b : b + 1]), images[b]),
-                        octaves, seconds, device, params.tile_size, picked[b])
+                        octaves, seconds, device, params.tile_size, picked[b], tops[b])
             for b, octaves in enumerate(records)
         ]
+
+    def _top_classes(self, original: tf.Tensor, dreamed: tf.Tensor) -> list[dict[str, list[dict]] | None]:
+        """With a classifier: the top-5 classes of each input and of its dream."""
+        if self._classifier is None:
+            return [None] * int(original.shape[0])
+        names = class_names_for(self._classifier.class_count)
+        before = class_scores(self._classifier, original).numpy()
+        after = class_scores(self._classifier, dreamed).numpy()
+        return [{"input": top_classes(b, names=names), "dream": top_classes(a, names=names)}
+                for b, a in zip(before, after, strict=True)]
 
     def _pick_channels(self, images: tf.Tensor, params: DreamParams, octave: int) -> list[dict[str, list[int]]]:
         """Measure each picking term's channels on `images` (their mean activation over the
         cropped map), pick, and hand the picks to the loss. Returns {layer: channels} per image."""
         assert self.channel_pick is not None
-        features = self._extractor(images)
+        features = self._features(images)
         picks: list[dict[str, list[int]]] = [{} for _ in range(int(images.shape[0]))]
         for index, variable in self._channel_masks.items():
-            term = self.terms[index]
+            term = self._layer_terms[index]
             activation = term_activation(features, term, params.activation_border)
             means = tf.reduce_mean(activation, axis=[1, 2]).numpy()
             chosen = pick_channels(means, self.channel_pick, params.seed, octave)

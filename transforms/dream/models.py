@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
 from transforms.dream import offline_weights
+from transforms.dream.class_names import CLASS_TERM
 from transforms.dream.layers import LayerTerm, as_terms, format_layers
 from transforms.dream.model_table import BY_KERAS_CLASS, MODEL_FACTS, MODEL_FILE_SUFFIX, MODEL_TABLE
 from transforms.dream.preprocessing import CAFFE, INCEPTION, PREPROCESSINGS, RAW, TORCH, Preprocessing
@@ -42,6 +43,9 @@ class ModelSpec:
     # The network without its pretrained weights (random init): enough to list and check
     # layers without a download. None: build(None) needs no download either.
     architecture: Callable[[], keras.Model] | None = None
+    # The network with its classifier head (no softmax), built only for class terms; None:
+    # it has none (the offline VGG16 ships its convolutions alone).
+    build_head: Callable[[str | None], keras.Model] | None = None
 
     def layers_model(self) -> keras.Model:
         return self.architecture() if self.architecture is not None else self.build(None)
@@ -83,6 +87,21 @@ def _pretrained_keras_application(constructor: str) -> Callable[[str | None], ke
                 f"could not load {constructor} weights from {weights or 'the Keras download'} "
                 f"({type(exc).__name__}: {exc}). Offline? Pass --weights PATH to the "
                 "matching no-top .h5 file, or use the default model vgg16."
+            ) from exc
+
+    return build
+
+
+def _application_with_head(constructor: str) -> Callable[[str | None], keras.Model]:
+    def build(weights: str | None) -> keras.Model:
+        try:
+            return getattr(keras.applications, constructor)(
+                include_top=True, weights=weights or "imagenet", classifier_activation=None)
+        except Exception as exc:  # Keras raises bare Exception on a failed download
+            raise WeightsUnavailableError(
+                f"could not load {constructor} with its classifier head from {weights or 'the Keras download'} "
+                f"({type(exc).__name__}: {exc}). Offline? Pass --weights PATH to the matching "
+                "full (with top) .h5 file."
             ) from exc
 
     return build
@@ -133,6 +152,7 @@ def _application_spec(constructor: str) -> ModelSpec:
         default_layers=as_terms(facts.default_layers) if facts else (),
         min_input_size=facts.min_input_size if facts else 32,
         weights_source="ImageNet (Keras download, cached in ~/.keras/models)",
+        build_head=_application_with_head(constructor),
     )
 
 
@@ -167,7 +187,7 @@ def model_file_spec(path: str, preprocessing: str = "inception") -> ModelSpec:
 
     return ModelSpec(
         name=path, build=build, preprocessing=PREPROCESSINGS[preprocessing],
-        weights_source=f"model file {path}",
+        weights_source=f"model file {path}", build_head=build,  # its head, if it has one, is in the file
     )
 
 
@@ -197,7 +217,9 @@ def layer_channels(model: keras.Model, name: str) -> int:
 
 
 def check_terms(model: keras.Model, terms: Iterable[LayerTerm]) -> None:
-    """Unknown layers or channels out of range fail here, naming the valid choices."""
+    """Unknown layers or channels out of range fail here, naming the valid choices. Class
+    terms are the classifier's to check (classes.check_class_terms)."""
+    terms = [term for term in terms if term.name != CLASS_TERM]
     names = [layer.name for layer in model.layers]
     unknown = [term.name for term in terms if term.name not in names]
     if unknown:
