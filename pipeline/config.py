@@ -19,6 +19,7 @@ from transforms.dream.presets import (
     preset_from_settings,
     short_repr,
 )
+from transforms.dream.schedule import Schedule
 from transforms.fetch import DEFAULT_HTTP_RETRIES
 from transforms.recipe import Recipe, complete_preset, pixel_units
 from transforms.sequence_settings import SequenceSettings
@@ -88,10 +89,13 @@ class JobConfig:
         ratio = options.max_failure_ratio
         try:
             presets, preset = resolve_presets(options)
+            schedule = Schedule.parse(options.schedule) if options.schedule else None
+            if schedule is not None:
+                schedule.check(preset.params)
             sequence = SequenceSettings(
                 options.temporal, options.blend, options.flow, options.sequence_iterations,
                 options.max_frames, options.frame_step, options.segment_frames, options.warmup,
-                options.frames, options.zoom_frames, options.zoom_scale, options.zoom_format,
+                options.frames, options.zoom_frames, options.zoom_scale, options.zoom_format, schedule,
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc

@@ -70,6 +70,12 @@ class DreamOptions(PipelineOptions):
             help=f"Frames dreamed before each segment and dropped, hiding the cut (default {DEFAULT_WARMUP}).",
         )
         parser.add_argument(
+            "--schedule", action="append", default=None, metavar="NAME[@linear|step|smooth]=F:V,F:V",
+            help="Keyframe a setting over a sequence's frames, e.g. 'step=0:1.5,48:4,96:1.5' or "
+            "'zoom_scale@smooth=0:1.02,50:1.1'; repeatable, one per setting (step, iterations, "
+            "jitter, octave_scale, blend, zoom_scale).",
+        )
+        parser.add_argument(
             "--frames", action="store_true", default=False,
             help="Also write every dreamed frame of a sequence as a PNG (NAME_frames/).",
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from transforms.dream.schedule import Schedule
+
 TEMPORAL_MODES = ("flow", "none")
 FLOW_METHODS = ("dis", "farneback")
 DEFAULT_MAX_FRAMES = 10_000
@@ -27,6 +29,7 @@ class SequenceSettings:
     zoom_frames: int = 0  # > 0: every still becomes a zoom of this many frames
     zoom_scale: float = 1.05  # zoom per frame
     zoom_format: str = "mp4"  # mp4 (H.264, 25 fps) or webp (animated, 40 ms a frame)
+    schedule: Schedule | None = None  # keyframed settings over the frames (transforms.dream.schedule)
 
     def __post_init__(self) -> None:
         if self.temporal not in TEMPORAL_MODES:
@@ -54,4 +57,6 @@ class SequenceSettings:
         return {"temporal": self.temporal, "blend": self.blend, "flow": self.flow,
                 "sequence_iterations": self.warm_iterations, "frame_step": self.frame_step,
                 "segment_frames": self.segment_frames, "warmup": self.warmup,
-                "zoom_frames": self.zoom_frames, "zoom_scale": self.zoom_scale, "zoom_format": self.zoom_format}
+                "zoom_frames": self.zoom_frames, "zoom_scale": self.zoom_scale, "zoom_format": self.zoom_format,
+                # Only when set: sequences without one keep the settings keys they had.
+                **({"schedule": self.schedule.as_record()} if self.schedule else {})}

@@ -201,7 +201,8 @@ class DreamSegments(DreamStage):
             data = read_bytes(source.uri, self._max_bytes) if element.info.kind == "animation" else None
             frames = read_frames(source.uri, element.info, first, element.stop, self._settings.frame_step,
                                  self._max_size, self._max_pixels, data)
-            dreamed_frames = dream_frames(dreamer, frames, params, self._temporal, self._settings.warm_iterations)
+            dreamed_frames = dream_frames(dreamer, frames, params, self._temporal, self._settings.warm_iterations,
+                                          self._settings.schedule)
         warm_frames: list[int] = []
         for dreamed in dreamed_frames:
             image = encode_image(dreamed.result.image, "png")
@@ -218,6 +219,7 @@ class DreamSegments(DreamStage):
                 "occluded": round(dreamed.occluded, 4), "seconds": round(dreamed.result.seconds, 3),
                 "final_loss": dreamed.result.octaves[-1].losses[-1] if dreamed.result.octaves[-1].losses else None,
                 "losses": [octave.losses for octave in dreamed.result.octaves],
+                **({"settings": dreamed.settings} if dreamed.settings is not None else {}),
             }
             records.append(record)
             if element.info.kind == "zoom":  # a zoom resumes frame by frame
@@ -254,7 +256,7 @@ class DreamSegments(DreamStage):
         if start:
             previous = decode_image(read_bytes(frame_path(self._output_dir, source.stem, element.number, start - 1))).rgb
         return zoom_frames(dreamer, still, params, element.stop, self._settings.zoom_scale,
-                           self._settings.warm_iterations, start, previous)
+                           self._settings.warm_iterations, start, previous, self._settings.schedule)
 
 
 class WriteSequences(FallibleStage):
@@ -397,6 +399,9 @@ def _write_frame_rows(path: str, sequence_uri: str, frames: list[dict], root: st
         "seconds": [f["seconds"] for f in frames],
         "final_loss": [f["final_loss"] for f in frames],
         "losses": pa.array([f["losses"] for f in frames], pa.list_(pa.list_(pa.float64()))),
+        # With a schedule: each scheduled setting's value at that frame, a column each.
+        **{f"setting_{name}": [f["settings"][name] for f in frames]
+           for name in ((frames[0].get("settings") or {}) if frames else {})},
     })
     with tempfile.TemporaryDirectory(prefix="deepdream-") as scratch:
         local = os.path.join(scratch, "frames.parquet")

@@ -13,6 +13,7 @@ import numpy as np
 
 from transforms.dream.engine import Dreamer, DreamResult
 from transforms.dream.params import DreamParams
+from transforms.dream.schedule import Schedule
 from transforms.dream.temporal import TemporalParams, start_frame
 
 
@@ -22,6 +23,7 @@ class DreamedFrame:
     result: DreamResult
     occluded: float  # fraction of pixels whose carried change was dropped (0 for a first frame)
     warm: bool  # started from the previous frame's dream
+    settings: dict[str, float] | None = None  # the scheduled settings' values at this frame
 
 
 def warm_settings(params: DreamParams, warm_iterations: int | None = None) -> DreamParams:
@@ -39,17 +41,25 @@ def dream_frames(
     params: DreamParams,
     temporal: TemporalParams = TemporalParams(),
     warm_iterations: int | None = None,
+    schedule: Schedule | None = None,
 ) -> Iterator[DreamedFrame]:
     """(index, uint8 HxWx3 frame) in order -> DreamedFrame each. Frames after the first,
     once warm, take `warm_iterations` steps per octave (see `warm_settings`). Every frame uses
-    params.seed: the same jitter for all."""
+    params.seed: the same jitter for all. A `schedule` sets its settings per frame number
+    (over the warm frames' steps too)."""
     warm_params = warm_settings(params, warm_iterations)
     previous_input: np.ndarray | None = None
     previous_dream: np.ndarray | None = None
     for index, frame in frames:
-        start, occluded = start_frame(previous_input, previous_dream, frame, temporal)
-        warm = previous_dream is not None and temporal.temporal != "none" and temporal.blend > 0
+        frame_temporal = temporal
+        if schedule is not None:
+            frame_temporal = dataclasses.replace(
+                temporal, blend=schedule.sequence_value("blend", index, temporal.blend))
+        start, occluded = start_frame(previous_input, previous_dream, frame, frame_temporal)
+        warm = previous_dream is not None and temporal.temporal != "none" and frame_temporal.blend > 0
         frame_params = warm_params if warm else params
+        if schedule is not None:
+            frame_params = schedule.loop_params(frame_params, index)
         result = dreamer.dream(start, frame_params)
         previous_input, previous_dream = frame, result.image
-        yield DreamedFrame(index, result, occluded, warm)
+        yield DreamedFrame(index, result, occluded, warm, schedule.values_at(index) if schedule else None)

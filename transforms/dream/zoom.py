@@ -10,6 +10,7 @@ from PIL import Image
 
 from transforms.dream.engine import Dreamer
 from transforms.dream.params import DreamParams
+from transforms.dream.schedule import Schedule
 from transforms.dream.sequence import DreamedFrame, warm_settings
 
 
@@ -25,13 +26,22 @@ def zoom_in(rgb: np.ndarray, scale: float) -> np.ndarray:
 def zoom_frames(
     dreamer: Dreamer, still: np.ndarray, params: DreamParams, count: int, scale: float,
     warm_iterations: int | None = None, start: int = 0, previous: np.ndarray | None = None,
+    schedule: Schedule | None = None,
 ) -> Iterator[DreamedFrame]:
     """Frames start..count-1 of the zoom: frame 0 dreams the still; frame k dreams frame
     k-1's dream zoomed in by `scale`, warm as other sequences' frames are (sequence.warm_settings).
-    To resume at `start`, pass frame start-1's dream as `previous`."""
+    To resume at `start`, pass frame start-1's dream as `previous`. A `schedule` sets its
+    settings per frame (zoom_scale: the zoom into that frame)."""
     warm_params = warm_settings(params, warm_iterations)
-    frame = still if start == 0 or previous is None else zoom_in(previous, scale)
+
+    def scale_at(index: int) -> float:
+        return schedule.sequence_value("zoom_scale", index, scale) if schedule else scale
+
+    frame = still if start == 0 or previous is None else zoom_in(previous, scale_at(start))
     for index in range(start, count):
-        result = dreamer.dream(frame, params if index == 0 else warm_params)
-        yield DreamedFrame(index, result, 0.0, index > 0)
-        frame = zoom_in(result.image, scale)
+        frame_params = params if index == 0 else warm_params
+        if schedule is not None:
+            frame_params = schedule.loop_params(frame_params, index)
+        result = dreamer.dream(frame, frame_params)
+        yield DreamedFrame(index, result, 0.0, index > 0, schedule.values_at(index) if schedule else None)
+        frame = zoom_in(result.image, scale_at(index + 1))
