@@ -1,6 +1,7 @@
 """Make docs/gallery/: one sample photo dreamed under several controls, through the Python API.
 
     python docs/gallery.py            # offline VGG16; about a minute on a 2-core AMD EPYC (AVX-512)
+    python docs/gallery.py controls   # only docs/gallery/controls.jpg (masks, channels, noise)
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from transforms.dream import Dreamer, get_model_spec, get_preset
+from transforms.dream.channel_pick import ChannelPick
+from transforms.noise_input import noise_image
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTO = ROOT / "samples" / "chelsea.jpg"
@@ -54,7 +57,40 @@ def main() -> None:
         image.save(TARGET / f"{name}.jpg", quality=88)
         tiles.append((caption, image))
         print(f"{name}: final loss {result.octaves[-1].losses[-1]:.1f}, {result.seconds:.1f} s")
-    columns = 3
+    save_sheet(tiles, TARGET / "gallery.jpg")
+    compare_presets(model, spec, ("vgg16", "lapnorm"))
+    controls(model, spec)
+
+
+def controls(model, spec) -> None:
+    """docs/gallery/controls.jpg: a mask, picked channels and a dream from noise."""
+    photo = np.asarray(Image.open(PHOTO).convert("RGB"))
+    height, width = photo.shape[:2]
+    preset = get_preset("vgg16")
+    mask = np.zeros((height, width), np.uint8)
+    mask[:, width // 2:] = 255  # the right half only
+    jitter = get_preset("vgg16_jitter")
+    variants = [
+        ("mask", "mask: right half, feather 8", dict(mask=mask, mask_feather=8.0), photo, preset),
+        ("strong", "channels auto:3 (strongest)", dict(channel_pick=ChannelPick(3)), photo, preset),
+        ("weak", "channels auto:3:weak", dict(channel_pick=ChannelPick(3, "weak")), photo, preset),
+        ("noise", f"noise:{width}x{height}:7, vgg16_jitter", {}, noise_image(width, height, 7), jitter),
+        ("noise_strong", "noise, channels auto:3", dict(channel_pick=ChannelPick(3)), noise_image(width, height, 7),
+         jitter),
+    ]
+    tiles = [("original", Image.fromarray(photo))]
+    for name, caption, options, start, base in variants:
+        dreamer = Dreamer(model, base.layers, spec.preprocessing, spec.min_input_size, **options)
+        result = dreamer.dream(start, base.params)
+        image = Image.fromarray(result.image)
+        image.save(TARGET / f"{name}.jpg", quality=88)
+        tiles.append((caption, image))
+        print(f"{name}: final loss {result.octaves[-1].losses[-1]:.1f}, {result.seconds:.1f} s"
+              + (f", picked {result.picked_channels[0]}" if result.picked_channels else ""))
+    save_sheet(tiles, TARGET / "controls.jpg")
+
+
+def save_sheet(tiles: list[tuple[str, Image.Image]], path: Path, columns: int = 3) -> None:
     width, height = tiles[0][1].size
     label = 18
     sheet = Image.new("RGB", (columns * width, (len(tiles) + columns - 1) // columns * (height + label)), "white")
@@ -63,8 +99,7 @@ def main() -> None:
         x, y = (i % columns) * width, (i // columns) * (height + label)
         draw.text((x + 4, y + 3), caption, fill="black")
         sheet.paste(image, (x, y + label))
-    sheet.save(TARGET / "gallery.jpg", quality=88)
-    compare_presets(model, spec, ("vgg16", "lapnorm"))
+    sheet.save(path, quality=88)
 
 
 def compare_presets(model, spec, names: tuple[str, ...]) -> None:
@@ -93,4 +128,10 @@ def compare_presets(model, spec, names: tuple[str, ...]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if sys.argv[1:] == ["controls"]:
+        vgg16 = get_model_spec("vgg16")
+        controls(vgg16.build(None), vgg16)
+    else:
+        main()

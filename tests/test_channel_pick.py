@@ -26,7 +26,9 @@ def _images() -> list[np.ndarray]:
 def test_the_pick_follows_each_channels_mean_activation():
     means = np.array([[0.5, 3.0, 1.0, 3.0, 0.0], [9.0, 0.0, 1.0, 2.0, 0.5]])
     assert pick_channels(means, ChannelPick(2)).tolist() == [[1, 3], [0, 3]]
-    assert pick_channels(means, ChannelPick(2, "weak")).tolist() == [[0, 4], [1, 4]]
+    # The weakest that respond: silent channels (mean 0) cannot grow and come last.
+    assert pick_channels(means, ChannelPick(2, "weak")).tolist() == [[0, 2], [2, 4]]
+    assert pick_channels(means, ChannelPick(5, "weak")).tolist() == [[0, 1, 2, 3, 4]] * 2
     random = pick_channels(means, ChannelPick(3, "random"), seed=1)
     assert random[0].tolist() == random[1].tolist() == pick_channels(means, ChannelPick(3, "random"), seed=1)[0].tolist()
     assert any(pick_channels(means, ChannelPick(3, "random"), seed=s)[0].tolist() != random[0].tolist()

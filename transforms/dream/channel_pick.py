@@ -40,14 +40,19 @@ class ChannelPick:
 def pick_channels(mean_activation: np.ndarray, pick: ChannelPick, seed: int = 0, octave: int = 0) -> np.ndarray:
     """Indices (B x N, ascending) of the channels to dream, per image, from each channel's
     mean activation (B x C). Random picks are seeded by the dream's seed and the octave
-    only: the same for every image, whatever it shares a batch with. Ties go to the lower index."""
+    only: the same for every image, whatever it shares a batch with. Ties go to the lower index.
+    The weakest are the weakest that respond at all: a channel silent on the image (mean 0,
+    a ReLU that never fires) has no gradient to grow from, so it comes last."""
     images, channels = mean_activation.shape
     count = min(pick.count, channels)
     if pick.rule == "random":
         rng = np.random.Generator(np.random.PCG64([seed, octave]))
         chosen = np.sort(rng.choice(channels, count, replace=False))
         return np.tile(chosen, (images, 1))
-    order = mean_activation if pick.rule == "weak" else -mean_activation
+    if pick.rule == "weak":
+        order = np.where(mean_activation > 0, mean_activation, np.inf)
+    else:
+        order = -mean_activation
     return np.sort(np.argsort(order, axis=1, kind="stable")[:, :count], axis=1)
 
 
