@@ -122,3 +122,26 @@ def test_settings_are_checked_when_the_transform_is_built():
         DeepDream("vgg16", iteration=3)
     with pytest.raises(ValueError, match="unknown preset 'vgg61'"):
         DeepDreamModelHandler("vgg61")
+
+
+def test_deep_dream_takes_the_new_controls_by_name(tiny_file, photo, tmp_path):
+    """A mask and picked channels through the PTransform: what the Dreamer gives with them."""
+    mask = np.zeros(photo.shape[:2], np.uint8)
+    mask[:, photo.shape[1] // 2:] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    spec = get_model_spec(tiny_file, "inception")
+    from transforms.dream.channel_pick import ChannelPick
+
+    dreamer = Dreamer(spec.build(None), TINY["layers"], spec.preprocessing, spec.min_input_size, mask=mask,
+                      mask_feather=2.0, channel_pick=ChannelPick(2))
+    params = DreamParams(iterations=2, octaves=2, step=2.0, step_mode="pixel", max_loss=None)
+    expected = dreamer.dream(photo, params)
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        dreams = p | beam.Create([("a", photo)]) | DeepDream(
+            "vgg16", model=tiny_file, mask=str(tmp_path / "mask.png"), mask_feather=2.0, channels="auto:2", **TINY)
+        assert_that(
+            dreams | beam.MapTuple(lambda key, result: (np.array_equal(result.image, expected.image),
+                                                        result.picked_channels == expected.picked_channels,
+                                                        np.array_equal(result.image[:, :100], photo[:, :100]))),
+            equal_to([(True, True, True)]),
+        )
