@@ -38,7 +38,7 @@ SETTINGS = {
 }
 # Controls of the Dreamer itself (issue #22): name -> what its Dreamer is built with.
 DREAMER_CONTROLS = ("mask (right half, feather 8)", "channels auto:3", "channels auto:3, capture octave",
-                    "class[281] + layers")
+                    "class[281] + layers", "parameterization fft")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,6 +97,7 @@ def _control_dreamers(model, spec, preset, photo) -> list:
         Dreamer(*common, channel_pick=ChannelPick(3)),
         Dreamer(*common, channel_pick=ChannelPick(3, capture="octave")),
         Dreamer(model, class_layers, spec.preprocessing, spec.min_input_size, classifier=head),
+        Dreamer(*common, parameterization="fft"),
     ]
 
 

@@ -63,7 +63,7 @@ def main() -> None:
 
 
 def controls(model, spec) -> None:
-    """docs/gallery/controls.jpg: a mask, picked channels and a dream from noise."""
+    """docs/gallery/controls.jpg: a mask, picked channels, dreams from noise, fft steps."""
     photo = np.asarray(Image.open(PHOTO).convert("RGB"))
     height, width = photo.shape[:2]
     preset = get_preset("vgg16")
@@ -77,6 +77,9 @@ def controls(model, spec) -> None:
         ("noise", f"noise:{width}x{height}:7, vgg16_jitter", {}, noise_image(width, height, 7), jitter),
         ("noise_strong", "noise, channels auto:3", dict(channel_pick=ChannelPick(3)), noise_image(width, height, 7),
          jitter),
+        ("noise_fft", "noise, parameterization fft", dict(parameterization="fft"), noise_image(width, height, 7),
+         jitter),
+        ("fft", "parameterization fft", dict(parameterization="fft"), photo, preset),
     ]
     tiles = [("original", Image.fromarray(photo))]
     for name, caption, options, start, base in variants:

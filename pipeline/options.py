@@ -10,6 +10,7 @@ from transforms.dream.params import (
     GRAD_NORMS,
     OBJECTIVES,
     OCTAVE_SIZES,
+    PARAMETERIZATIONS,
     PRECISIONS,
     PREPROCESSING_NAMES,
     STEP_MODES,
@@ -155,6 +156,12 @@ class DreamOptions(PipelineOptions):
         parser.add_argument(
             "--channel_capture", default=None, choices=CHANNEL_CAPTURES,
             help="Pick the channels once from the input, or again at each octave (default: once).",
+        )
+        parser.add_argument(
+            "--parameterization", default=None, choices=PARAMETERIZATIONS,
+            help="pixel: steps in pixels (the classic dream); fft: each step as in a colour-"
+            "decorrelated Fourier image (lucid's), broader structures in natural colours "
+            "(default: pixel).",
         )
         parser.add_argument(
             "--guide", default=None,

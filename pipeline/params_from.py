@@ -61,6 +61,7 @@ def stamped_settings(options: DreamOptions) -> dict[str, Any]:
     settings["mask_feather"] = stamp.get("mask_feather")
     settings["channels"] = stamp.get("channels")
     settings["channel_capture"] = stamp.get("channel_capture")
+    settings["parameterization"] = stamp.get("parameterization")
     if stamp.get("layers"):
         settings["layers"] = [_layer_text(term) for term in stamp["layers"]]
     name = stamp.get("preset")

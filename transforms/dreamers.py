@@ -46,7 +46,8 @@ def build_dreamer(recipe: Recipe) -> Dreamer:
     classifier = build_classifier(preset, spec, weights) if has_class_terms(preset.layers) else None
     return Dreamer(model, preset.layers or spec.default_layers, spec.preprocessing, spec.min_input_size,
                    guide=guide, jit=recipe.jit, precision=recipe.precision, mask=mask,
-                   mask_feather=preset.mask_feather, channel_pick=preset.channel_pick(), classifier=classifier)
+                   mask_feather=preset.mask_feather, channel_pick=preset.channel_pick(), classifier=classifier,
+                   parameterization=preset.parameterization)
 
 
 def has_class_terms(terms) -> bool:

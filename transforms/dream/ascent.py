@@ -14,6 +14,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from transforms.dream.gradients import GradientRule, normalizer, per_image_rms, unit_rms
+from transforms.dream.parameterization import gradient_filter
 from transforms.dream.params import STEP_MODES, TILE_GRIDS
 from transforms.dream.quiet_tensorflow import tf
 from transforms.dream.robustness import zoom_and_turn
@@ -154,6 +155,7 @@ def compile_octave_ascent(
     random_transform: RandomTransform = RandomTransform(),
     pixel_bounds: tuple[np.ndarray, np.ndarray] | None = None,
     masked: bool = False,
+    parameterization: str = "pixel",
 ) -> Callable[..., OctaveAscent]:
     """Build `ascend(images, iterations, step, max_loss, jitter, tile_size, seed)`, and with
     `masked` a last argument `weights` (1xHxWx1, or one per image) scaling every step.
@@ -162,9 +164,11 @@ def compile_octave_ascent(
     `tiling` (a TILE_GRIDS name) has the tile loop; it dreams images that fit in one tile
     whole. `jit` compiles the loss-and-gradient body with XLA (not with tiling: every tile
     shape would compile). With `pixel_bounds` (low, high per channel) the image is clipped
-    to them after every step.
+    to them after every step. `parameterization` "fft" filters each step's gradient as
+    ascent in a decorrelated Fourier image would (parameterization.py) before the rule.
     """
     normalize = normalizer(rule)
+    reparameterize = gradient_filter(parameterization)
     if step_mode not in STEP_MODES:
         raise ValueError(f"unknown step_mode {step_mode!r}; valid: {', '.join(STEP_MODES)}")
     if tiling not in (None, *TILE_GRIDS):
@@ -236,6 +240,8 @@ def compile_octave_ascent(
             if random_transform.active:  # the gradient back through the same zoom and turn
                 grads = tape.gradient(seen, rolled, output_gradients=grads)
             grads = tf.cond(jitter > 0, lambda: tf.roll(grads, -shift, axis=[1, 2]), lambda: grads)
+            if reparameterize is not None:  # Python None for pixels: not in the graph at all
+                grads = reparameterize(grads)
             direction = normalize(grads)
             if step_mode == "pixel":
                 direction = unit_rms(direction)

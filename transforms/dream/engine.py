@@ -34,6 +34,7 @@ from transforms.dream.objective import (
     total_variation,
 )
 from transforms.dream.octaves import octave_shapes
+from transforms.dream.parameterization import gradient_filter
 from transforms.dream.params import DreamParams
 from transforms.dream.precision import LOSS_SCALE, with_precision
 from transforms.dream.preprocessing import Preprocessing
@@ -95,12 +96,16 @@ class Dreamer:
         mask_feather: float = 0.0,
         channel_pick: ChannelPick | None = None,
         classifier: keras.Model | None = None,
+        parameterization: str = "pixel",
     ) -> None:
         """`mask` (uint8 HxW greyscale, any size): dream only where it is non-zero, by its
         weight, edges feathered by a Gaussian of `mask_feather` pixels (transforms.dream.mask).
         `channel_pick`: each term without channels of its own dreams the channels it picks
         per image (transforms.dream.channel_pick). `classifier`: the model with its head, for
-        class terms (`class[281]`, transforms.dream.classes); records then name the top classes."""
+        class terms (`class[281]`, transforms.dream.classes); records then name the top classes.
+        `parameterization`: "pixel" or "fft" (transforms.dream.parameterization)."""
+        gradient_filter(parameterization)  # an unknown name fails here, not at the first dream
+        self.parameterization = parameterization
         if channel_pick is not None and guide is not None:
             raise ValueError("channels auto:N and a guide do not combine: the guide's features decide")
         self.terms = as_terms(layers)
@@ -185,7 +190,7 @@ class Dreamer:
         tiling = params.tile_grid if params.tile_size > 0 else None
         bounds = self.preprocessing.pixel_bounds() if params.clip_pixels else None
         key = (rule, params.step_mode, tiling, params.objective, params.tv_weight,
-               params.activation_border, transform, params.clip_pixels, masked)
+               params.activation_border, transform, params.clip_pixels, masked, self.parameterization)
         if key not in self._ascents:
             # XLA cannot compile the tile loop (data-dependent tile shapes): tiled dreams run
             # without it.
@@ -193,7 +198,7 @@ class Dreamer:
                 self.objective(params.objective, params.tv_weight, params.activation_border),
                 rule, params.step_mode, self.jit and not tiling, tiling=tiling,
                 loss_scale=LOSS_SCALE[self.precision], random_transform=transform,
-                pixel_bounds=bounds, masked=masked,
+                pixel_bounds=bounds, masked=masked, parameterization=self.parameterization,
             )
         return self._ascents[key]
 

@@ -19,6 +19,8 @@ TILE_GRIDS = ("shifted", "rolled")
 # TF tutorial's int(float32(side) * float32(scale**k)) (one pixel apart for ~1% of sides).
 OCTAVE_SIZES = ("divide", "multiply")
 MAX_ACTIVATION_BORDER = 8
+# How the image is parameterised during ascent (kept in step with parameterization.py).
+PARAMETERIZATIONS = ("pixel", "fft")
 # Kept in step with precision.py's LOSS_SCALE and preprocessing.PREPROCESSINGS (tests check).
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 PREPROCESSING_NAMES = ("inception", "caffe", "torch", "raw")

@@ -15,7 +15,7 @@ from transforms.dream.channel_pick import ChannelPick
 from transforms.dream.layers import LayersLike, LayerTerm, as_terms
 from transforms.dream.mask import MAX_FEATHER
 from transforms.dream.model_table import MODEL_FACTS
-from transforms.dream.params import DreamParams
+from transforms.dream.params import PARAMETERIZATIONS, DreamParams
 
 DEFAULT_MASK_FEATHER = 4.0
 
@@ -32,6 +32,7 @@ class Preset:
     mask_feather: float = DEFAULT_MASK_FEATHER  # Gaussian sigma (pixels) softening its edges
     channels: str | None = None  # "auto:N[:weak|random]": each term dreams the channels it picks
     channel_capture: str = "once"  # picked from the input, or again at each octave
+    parameterization: str = "pixel"  # or "fft": steps as in a decorrelated Fourier image
     # When the model was replaced, the model whose pixel units params.step is still given in;
     # the launcher converts it (config.complete_preset). None: the step is in model's units.
     step_model: str | None = None
@@ -41,6 +42,9 @@ class Preset:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", as_terms(self.layers))
+        if self.parameterization not in PARAMETERIZATIONS:
+            raise ValueError(f"preset {self.name!r}: unknown parameterization {self.parameterization!r}; "
+                             f"valid: {', '.join(PARAMETERIZATIONS)}")
         if self.channels is not None:
             self.channel_pick()  # a mistyped pick stops here, with its one line
             if self.guide:
@@ -133,7 +137,7 @@ PRESETS: dict[str, Preset] = {
 DEFAULT_PRESET = "vgg16"
 PARAM_NAMES = tuple(f.name for f in dataclasses.fields(DreamParams))
 PRESET_KEYS = ("base", "model", "layers", "guide", "mask", "mask_feather", "channels", "channel_capture",
-               "description") + PARAM_NAMES
+               "parameterization", "description") + PARAM_NAMES
 
 
 def get_preset(name: str, presets: Mapping[str, Preset] = PRESETS) -> Preset:
@@ -182,6 +186,7 @@ def preset_from_settings(
         mask_feather=float(settings.get("mask_feather", base.mask_feather)),
         channels=settings.get("channels", base.channels),
         channel_capture=settings.get("channel_capture", base.channel_capture),
+        parameterization=settings.get("parameterization", base.parameterization),
         step_model=step_model,
     )
 
@@ -196,7 +201,7 @@ def short_repr(value: Any) -> str:
 
 
 _PARAM_TYPES = typing.get_type_hints(DreamParams)
-_TEXT_KEYS = ("base", "model", "guide", "mask", "channels", "channel_capture", "description")
+_TEXT_KEYS = ("base", "model", "guide", "mask", "channels", "channel_capture", "parameterization", "description")
 
 
 def _as_field_type(value: Any, hint: Any) -> Any:
