@@ -169,6 +169,7 @@ class JobConfig:
             **({"mask": preset.mask, "mask_feather": preset.mask_feather} if preset.mask else {}),
             **({"channels": preset.channels, "channel_capture": preset.channel_capture} if preset.channels else {}),
             **({"parameterization": preset.parameterization} if preset.parameterization != "pixel" else {}),
+            **({"init": preset.init} if preset.init != "input" else {}),
             "params": dataclasses.asdict(preset.params),  # step in the model's pixel units
             "pixel_units": units,
             # The step as the preset gave it, before conversion to this model's units.
@@ -184,7 +185,7 @@ class JobConfig:
 
 # Options that may come from the command line or a params file (command line first).
 PRESET_OPTIONS = ("model", "layers", "guide", "mask", "mask_feather", "channels", "channel_capture",
-                  "parameterization") + PARAM_NAMES
+                  "parameterization", "init") + PARAM_NAMES
 
 
 # A params file is a page of settings: more is a mistake (or an attack on the launcher).

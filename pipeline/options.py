@@ -8,6 +8,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from transforms.dream.channel_pick import CHANNEL_CAPTURES
 from transforms.dream.params import (
     GRAD_NORMS,
+    INITS,
     OBJECTIVES,
     OCTAVE_SIZES,
     PARAMETERIZATIONS,
@@ -162,6 +163,11 @@ class DreamOptions(PipelineOptions):
             help="pixel: steps in pixels (the classic dream); fft: each step as in a colour-"
             "decorrelated Fourier image (lucid's), broader structures in natural colours "
             "(default: pixel).",
+        )
+        parser.add_argument(
+            "--init", default=None, choices=INITS,
+            help="Where each dream starts: the image (default), or seeded noise of its size "
+            "(--seed), the image then giving its size and, with --mask, what stays.",
         )
         parser.add_argument(
             "--guide", default=None,

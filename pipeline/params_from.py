@@ -62,6 +62,7 @@ def stamped_settings(options: DreamOptions) -> dict[str, Any]:
     settings["channels"] = stamp.get("channels")
     settings["channel_capture"] = stamp.get("channel_capture")
     settings["parameterization"] = stamp.get("parameterization")
+    settings["init"] = stamp.get("init")
     if stamp.get("layers"):
         settings["layers"] = [_layer_text(term) for term in stamp["layers"]]
     name = stamp.get("preset")

@@ -41,3 +41,27 @@ def test_noise_inputs_dream_like_files_and_resume(model_file, tmp_path, capsys):
     # A bad noise input on the command line stops the job at start, one line.
     assert main(["--input=noise:64", f"--output={tmp_path / 'never'}"]) == 2
     assert "is not a noise input" in capsys.readouterr().err
+
+
+def test_init_noise_dreams_from_noise_of_the_images_size(tiny_model, model_file, tmp_path):
+    from transforms.dream.engine import Dreamer
+    from transforms.dream.params import DreamParams
+    from transforms.dream.preprocessing import INCEPTION
+
+    rng = np.random.default_rng(4)
+    first, second = (rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(2))
+    params = DreamParams(octaves=1, iterations=2, step=5.0, max_loss=None, seed=9)
+    from_noise = Dreamer(tiny_model, "conv3:1", INCEPTION, init="noise")
+    a, b = from_noise.dream(first, params).image, from_noise.dream(second, params).image
+    assert np.array_equal(a, b)  # the photo gives its size only
+    assert not np.array_equal(a, Dreamer(tiny_model, "conv3:1", INCEPTION).dream(first, params).image)
+    assert np.abs(a.astype(int) - noise_image(64, 48, 9)).mean() > 1.0  # dreamed, from seed 9's noise
+    mask = np.zeros((48, 64), np.uint8)
+    mask[:, 32:] = 255
+    masked = Dreamer(tiny_model, "conv3:1", INCEPTION, init="noise", mask=mask, mask_feather=0).dream(first, params)
+    assert np.array_equal(masked.image[:, :31], first[:, :31])  # outside the mask: the photo
+    Image.fromarray(first).save(tmp_path / "cat.png")
+    run([f"--input={tmp_path / 'cat.png'}", f"--output={tmp_path / 'out'}", f"--model={model_file}",
+         "--layers=conv3:1", "--iterations=1", "--octaves=1", "--init=noise", "--runner", "FnApiRunner"])
+    (record,) = read_jsonl(tmp_path / "out" / "metadata.jsonl")
+    assert record["init"] == "noise"

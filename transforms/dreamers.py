@@ -47,7 +47,7 @@ def build_dreamer(recipe: Recipe) -> Dreamer:
     return Dreamer(model, preset.layers or spec.default_layers, spec.preprocessing, spec.min_input_size,
                    guide=guide, jit=recipe.jit, precision=recipe.precision, mask=mask,
                    mask_feather=preset.mask_feather, channel_pick=preset.channel_pick(), classifier=classifier,
-                   parameterization=preset.parameterization)
+                   parameterization=preset.parameterization, init=preset.init)
 
 
 def has_class_terms(terms) -> bool:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
+from transforms.dream.noise import noise_image
 
 NOISE_SCHEME = "noise:"
 MAX_NOISE_SIDE = 16384
 _NOISE = re.compile(r"^noise:(?P<width>\d+)x(?P<height>\d+)(?::(?P<seed>\d+))?$")
-NOISE_MEAN, NOISE_SPREAD = 128.0, 12.0  # grey levels: the mean and the std of the texture
 
 
 def is_noise(uri: str) -> bool:
@@ -38,13 +37,6 @@ def noise_stem(uri: str) -> str:
     """The output name of a noise input: 'noise:640x480:7' -> 'noise-640x480-7'."""
     width, height, seed = parse_noise(uri)
     return f"noise-{width}x{height}-{seed}"
-
-
-def noise_image(width: int, height: int, seed: int = 0) -> np.ndarray:
-    """uint8 HxWx3 seeded grey noise: the same seed, the same image on any machine."""
-    rng = np.random.Generator(np.random.PCG64(seed))
-    values = rng.normal(NOISE_MEAN, NOISE_SPREAD, (height, width, 3))
-    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
 
 
 def noise_png(uri: str) -> bytes:

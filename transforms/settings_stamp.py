@@ -21,7 +21,7 @@ MAX_STAMP_BYTES = 16 * 1024  # a few hundred bytes usually; far below JPEG's 64 
 FILE_SETTINGS = ("model", "weights", "guide", "mask")
 # The record's fields a stamp repeats (the rest of a record describes the run, not the dream).
 STAMPED_FIELDS = ("preset", "model", "weights", "layers", "guide", "mask", "mask_feather", "channels",
-                  "channel_capture", "parameterization", "params",
+                  "channel_capture", "parameterization", "init", "params",
                   "pixel_units", "step_given",
                   "step_given_units", "precision", "format", "quality", "max_size", "sequence")
 _XMP_NAMESPACE = "urn:beam-deepdream:settings:1"

@@ -25,6 +25,7 @@ from transforms.dream.gradients import GradientRule
 from transforms.dream.layers import LayersLike, as_terms
 from transforms.dream.mask import lay_over, mask_weights
 from transforms.dream.models import ModelSpec, feature_extractor, get_model_spec
+from transforms.dream.noise import noise_image
 from transforms.dream.objective import (
     BORDER,
     dream_loss,
@@ -35,7 +36,7 @@ from transforms.dream.objective import (
 )
 from transforms.dream.octaves import octave_shapes
 from transforms.dream.parameterization import gradient_filter
-from transforms.dream.params import DreamParams
+from transforms.dream.params import INITS, DreamParams
 from transforms.dream.precision import LOSS_SCALE, with_precision
 from transforms.dream.preprocessing import Preprocessing
 from transforms.dream.quiet_tensorflow import keras, tf
@@ -97,6 +98,7 @@ class Dreamer:
         channel_pick: ChannelPick | None = None,
         classifier: keras.Model | None = None,
         parameterization: str = "pixel",
+        init: str = "input",
     ) -> None:
         """`mask` (uint8 HxW greyscale, any size): dream only where it is non-zero, by its
         weight, edges feathered by a Gaussian of `mask_feather` pixels (transforms.dream.mask).
@@ -106,6 +108,9 @@ class Dreamer:
         `parameterization`: "pixel" or "fft" (transforms.dream.parameterization)."""
         gradient_filter(parameterization)  # an unknown name fails here, not at the first dream
         self.parameterization = parameterization
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; valid: {', '.join(INITS)}")
+        self.init = init  # "noise": each image dreamed from seeded noise of its size
         if channel_pick is not None and guide is not None:
             raise ValueError("channels auto:N and a guide do not combine: the guide's features decide")
         self.terms = as_terms(layers)
@@ -232,7 +237,10 @@ class Dreamer:
         weights = None if self.mask is None else mask_weights(self.mask, height, width, self.mask_feather)
         ascend = self._ascent(params, masked=weights is not None)
         max_loss = math.inf if params.max_loss is None else params.max_loss
-        original = tf.concat([self.preprocessing.preprocess(rgb) for rgb in images], axis=0)
+        starts = images
+        if self.init == "noise":  # the image gives its size (and, with a mask, what stays)
+            starts = [noise_image(width, height, params.seed)] * len(images)
+        original = tf.concat([self.preprocessing.preprocess(rgb) for rgb in starts], axis=0)
         dreamed = tf.identity(original)
         shrunk_original = tf.image.resize(original, shapes[0])
         records: list[list[OctaveRecord]] = [[] for _ in images]

@@ -21,6 +21,8 @@ OCTAVE_SIZES = ("divide", "multiply")
 MAX_ACTIVATION_BORDER = 8
 # How the image is parameterised during ascent (kept in step with parameterization.py).
 PARAMETERIZATIONS = ("pixel", "fft")
+# Where a dream starts: the image, or seeded noise of its size (noise_input.noise_image).
+INITS = ("input", "noise")
 # Kept in step with precision.py's LOSS_SCALE and preprocessing.PREPROCESSINGS (tests check).
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 PREPROCESSING_NAMES = ("inception", "caffe", "torch", "raw")

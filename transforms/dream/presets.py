@@ -15,7 +15,7 @@ from transforms.dream.channel_pick import ChannelPick
 from transforms.dream.layers import LayersLike, LayerTerm, as_terms
 from transforms.dream.mask import MAX_FEATHER
 from transforms.dream.model_table import MODEL_FACTS
-from transforms.dream.params import PARAMETERIZATIONS, DreamParams
+from transforms.dream.params import INITS, PARAMETERIZATIONS, DreamParams
 
 DEFAULT_MASK_FEATHER = 4.0
 
@@ -33,6 +33,7 @@ class Preset:
     channels: str | None = None  # "auto:N[:weak|random]": each term dreams the channels it picks
     channel_capture: str = "once"  # picked from the input, or again at each octave
     parameterization: str = "pixel"  # or "fft": steps as in a decorrelated Fourier image
+    init: str = "input"  # or "noise": dream from seeded noise of the image's size
     # When the model was replaced, the model whose pixel units params.step is still given in;
     # the launcher converts it (config.complete_preset). None: the step is in model's units.
     step_model: str | None = None
@@ -45,6 +46,8 @@ class Preset:
         if self.parameterization not in PARAMETERIZATIONS:
             raise ValueError(f"preset {self.name!r}: unknown parameterization {self.parameterization!r}; "
                              f"valid: {', '.join(PARAMETERIZATIONS)}")
+        if self.init not in INITS:
+            raise ValueError(f"preset {self.name!r}: unknown init {self.init!r}; valid: {', '.join(INITS)}")
         if self.channels is not None:
             self.channel_pick()  # a mistyped pick stops here, with its one line
             if self.guide:
@@ -137,7 +140,7 @@ PRESETS: dict[str, Preset] = {
 DEFAULT_PRESET = "vgg16"
 PARAM_NAMES = tuple(f.name for f in dataclasses.fields(DreamParams))
 PRESET_KEYS = ("base", "model", "layers", "guide", "mask", "mask_feather", "channels", "channel_capture",
-               "parameterization", "description") + PARAM_NAMES
+               "parameterization", "init", "description") + PARAM_NAMES
 
 
 def get_preset(name: str, presets: Mapping[str, Preset] = PRESETS) -> Preset:
@@ -187,6 +190,7 @@ def preset_from_settings(
         channels=settings.get("channels", base.channels),
         channel_capture=settings.get("channel_capture", base.channel_capture),
         parameterization=settings.get("parameterization", base.parameterization),
+        init=settings.get("init", base.init),
         step_model=step_model,
     )
 
@@ -201,7 +205,8 @@ def short_repr(value: Any) -> str:
 
 
 _PARAM_TYPES = typing.get_type_hints(DreamParams)
-_TEXT_KEYS = ("base", "model", "guide", "mask", "channels", "channel_capture", "parameterization", "description")
+_TEXT_KEYS = ("base", "model", "guide", "mask", "channels", "channel_capture", "parameterization", "init",
+              "description")
 
 
 def _as_field_type(value: Any, hint: Any) -> Any:
