@@ -102,6 +102,9 @@ def settings_table(record: dict[str, Any]) -> str:
     """The job's settings as rows of name and value (the loop settings one per row)."""
     rows = [(key, record.get(key)) for key in ("preset", "model", "weights", "pixel_units", "guide",
                                               "precision", "format", "quality", "max_size")]
+    # Controls a job sets only when asked: shown only then.
+    rows += [(key, record[key]) for key in ("mask", "mask_feather", "channels", "channel_capture",
+                                            "parameterization", "init") if key in record]
     rows.append(("layers", ", ".join(
         f"{term['name']}{term['channels'] or ''}:{term['weight']:g}" for term in record.get("layers", []))))
     rows += sorted((f"params.{key}", value) for key, value in record.get("params", {}).items())
@@ -159,8 +162,23 @@ def _card(record: dict[str, Any], before: str | None, after: str | None, output_
         f"{loss_curve_svg(record['octaves'])}"
         f'<div class="small">{record["width"]}x{record["height"]} · {html.escape(record["model"])}'
         f" · final loss {final if final is None else f'{final:.4g}'}"
-        f" · {record['dream_seconds']} s on {html.escape(record.get('device', '?'))}</div></div>"
+        f" · {record['dream_seconds']} s on {html.escape(record.get('device', '?'))}</div>"
+        f"{_controls_line(record)}</div>"
     )
+
+
+def _controls_line(record: dict[str, Any]) -> str:
+    """What the classifier saw before and after (class terms), and the channels picked."""
+    parts = []
+    tops = record.get("top_classes")
+    if tops:
+        def named(entries: list[dict]) -> str:
+            return ", ".join(f"{e.get('name', e['class'])} {e['score']:.3g}" for e in entries[:3])
+        parts.append(f"top classes: input {named(tops['input'])} → dream {named(tops['dream'])}")
+    if record.get("picked_channels"):
+        first = record["picked_channels"][0]
+        parts.append("picked channels: " + "; ".join(f"{layer} {channels}" for layer, channels in first.items()))
+    return "".join(f'<div class="small">{html.escape(part)}</div>' for part in parts)
 
 
 def _errors_table(errors: list[dict[str, Any]]) -> str:

@@ -88,11 +88,14 @@ def test_the_job_dreams_a_class_and_records_the_top_classes(classifier_file, mod
     Image.fromarray(_photo()).save(tmp_path / "cat.png")
     common = [f"--input={tmp_path / 'cat.png'}", "--iterations=3", "--octaves=1", "--runner", "FnApiRunner"]
     out = tmp_path / "out"
-    summary = run([*common, f"--output={out}", f"--model={classifier_file}", "--layers=conv2:1", "--class=3"])
+    summary = run([*common, f"--output={out}", f"--model={classifier_file}", "--layers=conv2:1", "--class=3",
+                   "--report"])
     assert (summary.dreamed, summary.failed) == (1, 0)
     (record,) = read_jsonl(out / "metadata.jsonl")
     assert [(t["name"], t["channels"]) for t in record["layers"]] == [("conv2", None), ("class", [3])]
     assert {"input", "dream"} == set(record["top_classes"]) and len(record["top_classes"]["dream"]) == 5
+    best_dreamed = record["top_classes"]["dream"][0]
+    assert f"→ dream {best_dreamed['class']} {best_dreamed['score']:.3g}" in (out / "report.html").read_text()
     # A model without a head, or a class it does not have: one line, before any input is read.
     assert main([*common, f"--output={tmp_path / 'never'}", f"--model={model_file}", "--class=1"]) == 2
     err = capsys.readouterr().err.strip()
