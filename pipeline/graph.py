@@ -14,7 +14,7 @@ from transforms.dreaming import BatchSameSize, Dream, DreamBatch, DreamStage
 from transforms.elements import ImageToDream, SequenceToDream
 from transforms.frames import is_video, zoom_info
 from transforms.parquet_schema import METADATA_SCHEMA, to_parquet_row
-from transforms.read import CheckPreset, FindInputs, ReadBytes
+from transforms.read import CheckPreset, FindInputs, ReadBytes, read_manifest_header
 from transforms.resume import DONE, SkipFinished, settings_keys
 from transforms.sequence_settings import ZOOM_FPS, SequenceSettings
 from transforms.sequences import (
@@ -70,8 +70,9 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
     keys, sequence_keys = settings_keys(jobs, config.sequence.as_record())
     error_sets: list[beam.PCollection] = []
 
+    headers = {m: h for m in config.input_lists if (h := read_manifest_header(m)) is not None}
     found = pipeline | "FindInputs" >> FindInputs(
-        config.inputs, config.input_lists, config.sequence_folders, config.launch_folder)
+        config.inputs, config.input_lists, config.sequence_folders, config.launch_folder, headers)
     # A manifest row may name its own preset; unknown names become error records here.
     checked_presets = found["ok"] | "CheckPreset" >> beam.ParDo(
         CheckPreset(config.presets, config.preset.name)

@@ -1,6 +1,8 @@
 """--mask: dream only where asked; elsewhere the input, bit for bit."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -82,3 +84,36 @@ def test_the_job_dreams_through_a_mask_and_records_it(model_file, tmp_path, caps
                  "--mask_feather=100"]) == 2
     assert "mask_feather must be" in capsys.readouterr().err
     assert not (tmp_path / "never").exists()
+
+
+def test_a_manifest_column_gives_each_row_its_own_mask(model_file, tmp_path, monkeypatch):
+    from tests.media import write_animation
+    from transforms.read import manifest_columns, parse_manifest_line
+
+    assert manifest_columns("uri,preset,mask") == ("uri", "preset", "mask")
+    assert manifest_columns("uri,preset") is None  # the old two-column form, parsed as before
+    assert parse_manifest_line('"in/a,b.png",,m.png', "/job", ("uri", "preset", "mask"))[0][1].mask == "/job/m.png"
+    monkeypatch.chdir(tmp_path)  # relative rows start from the launch folder
+    rng = np.random.default_rng(5)
+    photos = {name: rng.integers(0, 256, (64, 96, 3), dtype=np.uint8) for name in ("a", "b")}
+    for name, rgb in photos.items():
+        Image.fromarray(rgb).save(tmp_path / f"{name}.png")
+    Image.fromarray(_right_half()).save(tmp_path / "right.png")
+    write_animation(tmp_path / "wave.gif", [40, 40])
+    (tmp_path / "list.csv").write_text("uri,mask\na.png,right.png\nb.png,\nwave.gif,right.png\n")
+    args = ["--input_list=list.csv", "--output=out", f"--model={model_file}", "--layers=conv3:1", "--iterations=2",
+            "--octaves=1", "--mask_feather=0", "--batch_size=2", *RUNNER]
+    summary = run(args)
+    assert (summary.dreamed, summary.failed) == (2, 1)  # the two stills, in one batch
+    masked, plain = (np.asarray(Image.open(next((tmp_path / "out").glob(f"{n}*.png")))) for n in ("a", "b"))
+    assert np.array_equal(masked[:, :47], photos["a"][:, :47])
+    assert np.abs(masked[:, 60:].astype(int) - photos["a"][:, 60:]).mean() > 2.0
+    assert np.abs(plain[:, :47].astype(int) - photos["b"][:, :47]).mean() > 2.0  # its row has none
+    records = {Path(r["input_uri"]).name: r for r in read_jsonl(tmp_path / "out" / "metadata.jsonl")}
+    assert records["a.png"]["mask"] == str(tmp_path / "right.png") and "mask" not in records["b.png"]
+    (error,) = read_jsonl(tmp_path / "out" / "errors.jsonl")
+    assert error["uri"].endswith("wave.gif") and "a sequence takes --mask" in error["message"]
+    again = run(args)
+    assert (again.dreamed, again.skipped) == (0, 2)
+    (tmp_path / "list.csv").write_text("uri,mask\na.png,\nb.png,\n")  # a's mask gone: a's dream redone
+    assert run(args).dreamed == 1

@@ -7,11 +7,13 @@ import threading
 from typing import Any, Iterable, Mapping, cast
 
 import apache_beam as beam
+import numpy as np
 from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
 
 from transforms.dream.devices import describe_device, enable_gpu_memory_growth, fail_without_gpu
 from transforms.dream.engine import Dreamer, DreamResult
+from transforms.dreamers import load_mask
 from transforms.elements import DreamedImage, ImageToDream
 from transforms.model_handler import DeepDreamModelHandler
 from transforms.recipe import Recipe
@@ -70,6 +72,7 @@ class DreamStage(FallibleStage):
         self._dream_ms = Metrics.distribution(METRICS_NAMESPACE, "dream_ms")
         self._final_loss_milli = Metrics.distribution(METRICS_NAMESPACE, "final_loss_milli")
         self._loaded: _LoadedDreamers | None = None
+        self._masks: dict[str, np.ndarray] = {}
 
     def setup(self) -> None:
         super().setup()
@@ -79,6 +82,14 @@ class DreamStage(FallibleStage):
         self._loaded = self._shared_handle.acquire(
             lambda: _LoadedDreamers(lambda name: self._handlers[name].load_model())
         )
+
+    def _mask(self, uri: str, recipe: Recipe) -> np.ndarray:
+        """A manifest row's mask, read once per worker process and DoFn."""
+        if uri not in self._masks:
+            if len(self._masks) >= 64:  # masks of a big manifest: keep memory bounded
+                self._masks.clear()
+            self._masks[uri] = load_mask(uri, recipe.allow_private_urls)
+        return self._masks[uri]
 
     def uri_of(self, element: Any) -> str:  # ImageToDream, or a sequence's Segment
         return element.source.uri
@@ -91,7 +102,9 @@ class DreamStage(FallibleStage):
         loaded = self._loaded.take_uncounted()
         if loaded:
             self._models_loaded.inc(loaded)
-        predictions = handler.run_inference([e.rgb for e in images], dreamer)
+        masks = [self._mask(e.source.mask, handler.recipe) if e.source.mask else None for e in images]
+        predictions = handler.run_inference([e.rgb for e in images], dreamer,
+                                            {"masks": masks} if any(m is not None for m in masks) else None)
         for element, prediction in zip(images, predictions, strict=True):
             result = cast(DreamResult, prediction.inference)
             self._dream_ms.update(round(result.seconds * 1000))

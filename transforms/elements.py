@@ -18,6 +18,7 @@ class InputFile(NamedTuple):
     # CheckPreset puts the job's there; every later step finds it set.
     preset: str | None = None
     folder: bool = False  # a folder of frames (--sequence), one sequence
+    mask: str | None = None  # a manifest row's own mask (its `mask` column), else the recipe's
 
     @property
     def recipe(self) -> str:

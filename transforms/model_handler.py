@@ -90,14 +90,17 @@ class DeepDreamModelHandler(ModelHandler[np.ndarray, PredictionResult, Dreamer])
         self, batch: Sequence[np.ndarray], model: Dreamer, inference_args: dict[str, Any] | None = None
     ) -> Iterable[PredictionResult]:
         """One PredictionResult per image, in order, its `inference` the DreamResult; images
-        of one size share a pass."""
+        of one size share a pass. `inference_args` may hold "masks": one per image (uint8
+        greyscale or None), in place of the recipe's."""
+        masks = (inference_args or {}).get("masks")
         by_shape: dict[tuple, list[int]] = defaultdict(list)
         for index, rgb in enumerate(batch):
             by_shape[np.shape(rgb)].append(index)
         results: list[DreamResult | None] = [None] * len(batch)
         for indices in by_shape.values():
             images = [batch[i] for i in indices]
-            for i, result in zip(indices, model.dream_batch(images, self.params_for(images)), strict=True):
+            group_masks = [masks[i] for i in indices] if masks is not None else None
+            for i, result in zip(indices, model.dream_batch(images, self.params_for(images), group_masks), strict=True):
                 results[i] = result
         return [PredictionResult(rgb, result) for rgb, result in zip(batch, results, strict=True)]
 

@@ -1,9 +1,10 @@
 """Find the inputs (patterns and manifests), name their outputs, and read their bytes."""
 from __future__ import annotations
 
+import csv
 import os
 import re
-from typing import Iterable, NamedTuple, Sequence
+from typing import Iterable, Mapping, NamedTuple, Sequence
 
 import apache_beam as beam
 from apache_beam.coders import BytesCoder
@@ -59,6 +60,13 @@ def check_inputs_exist(patterns: Sequence[str], manifests: Sequence[str], folder
 _SNIFF_BYTES = 64 * 1024
 
 
+def read_manifest_header(manifest: str) -> tuple[str, ...] | None:
+    """The columns a manifest's first line names, when it names a mask column (launcher)."""
+    with FileSystems.open(manifest, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        first = f.readline(4096).decode("utf-8", "replace").lstrip("\ufeff")
+    return manifest_columns(first)
+
+
 def check_manifest_is_text(manifest: str) -> None:
     """A manifest is text: a binary file (an image given by mistake) stops the job at start.
     Single lines that are not UTF-8 are left to the job, as error records."""
@@ -75,6 +83,7 @@ class Claim(NamedTuple):
     name: str  # the output name it asks for (relative to --output, no extension)
     preset: str | None = None  # a manifest row's preset column
     folder: bool = False  # a folder of frames (--sequence): one sequence
+    mask: str | None = None  # a manifest row's mask column
 
 
 def _match(pattern: str) -> list:
@@ -126,18 +135,63 @@ def folder_claims(pattern: str) -> Iterable[tuple[str, Claim]]:
 
 
 MANIFEST_HEADER = "uri,preset"
+MANIFEST_COLUMNS = ("uri", "preset", "mask")
 # A preset column: the text after a line's last comma, when it looks like a preset name.
 # A comma inside a URI is usually followed by a path or file name ('/' or '.'), which does not.
 _PRESET_COLUMN = re.compile(r"^(?P<uri>.+),\s*(?P<preset>[A-Za-z0-9_-]+)$")
 
 
-def parse_manifest_line(line: str, relative_to: str | None = None) -> list[tuple[str, Claim]]:
+def manifest_columns(header: str) -> tuple[str, ...] | None:
+    """A manifest's first line naming its columns, when it names a `mask` column: then its
+    rows are CSV (quote a URI holding a comma). None: rows are 'uri' or 'uri,preset'."""
+    try:
+        names = tuple(cell.strip() for cell in next(csv.reader([header.strip()])))
+    except (csv.Error, StopIteration):
+        return None
+    if "uri" in names and "mask" in names and set(names) <= set(MANIFEST_COLUMNS) and len(set(names)) == len(names):
+        return names
+    return None
+
+
+def _local_from(uri: str, relative_to: str | None) -> str:
+    if relative_to and not has_scheme(uri) and not os.path.isabs(uri) and not is_noise(uri):
+        uri = os.path.join(relative_to, uri)
+    return uri if is_noise(uri) else normalize_local(uri)
+
+
+def _csv_row(text: str, columns: tuple[str, ...], relative_to: str | None) -> list[tuple[str, Claim]]:
+    """A row of a manifest with a header naming its columns (uri, preset, mask)."""
+    cells = [cell.strip() for cell in next(csv.reader([text]))]
+    if tuple(cells) == columns:  # the header itself
+        return []
+    row = dict(zip(columns, cells + [""] * (len(columns) - len(cells)), strict=False))
+    if not row.get("uri"):
+        return []
+    uri = _local_from(row["uri"], relative_to)
+    mask = _local_from(row["mask"], relative_to) if row.get("mask") else None
+    stem = noise_stem(uri) if is_noise(uri) and _valid_noise(uri) else listed_stem(uri)
+    return [(uri, Claim(stem, row.get("preset") or None, mask=mask))]
+
+
+def _valid_noise(uri: str) -> bool:
+    try:
+        parse_noise(uri)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_manifest_line(line: str, relative_to: str | None = None,
+                        columns: tuple[str, ...] | None = None) -> list[tuple[str, Claim]]:
     """'uri' or 'uri,preset' -> [(uri, Claim(name, preset))]; blank lines, '#' comments and
-    the optional 'uri,preset' header -> []. A relative local path is taken from the folder
-    `relative_to` (the launcher's), not from whichever folder a worker runs in."""
+    the optional 'uri,preset' header -> []. With `columns` (a header naming a mask column,
+    `manifest_columns`), rows are CSV of those columns. A relative local path is taken from
+    the folder `relative_to` (the launcher's), not from whichever folder a worker runs in."""
     text = line.strip()
     if not text or text.startswith("#") or text.replace(" ", "") == MANIFEST_HEADER:
         return []
+    if columns is not None:
+        return _csv_row(text, columns, relative_to)
     match = _PRESET_COLUMN.match(text)
     uri, preset = (match["uri"].strip(), match["preset"]) if match else (text, None)
     if is_noise(uri):  # a bad size or seed is the read step's error record
@@ -159,9 +213,11 @@ class ParseManifest(beam.DoFn):
     """Raw manifest lines -> (uri, Claim); a line that is not UTF-8 becomes one
     error record (its bytes shown escaped), the other lines go on."""
 
-    def __init__(self, manifest: str, relative_to: str | None = None) -> None:
+    def __init__(self, manifest: str, relative_to: str | None = None,
+                 columns: tuple[str, ...] | None = None) -> None:
         self._manifest = manifest
         self._relative_to = relative_to
+        self._columns = columns
         # A bad line is an input that failed: counted like any other.
         self._counters = [Metrics.counter(METRICS_NAMESPACE, name)
                           for name in ("inputs", "failed", "failed_manifest")]
@@ -177,7 +233,7 @@ class ParseManifest(beam.DoFn):
                 f"line of {self._manifest} is not UTF-8 text ({exc.reason} at byte {exc.start})"
             )))
             return
-        yield from parse_manifest_line(text.lstrip("\ufeff"), self._relative_to)
+        yield from parse_manifest_line(text.lstrip("\ufeff"), self._relative_to, self._columns)
 
 
 class FindInputs(beam.PTransform):
@@ -186,12 +242,14 @@ class FindInputs(beam.PTransform):
     namespace (their records do), so two inputs never claim one output."""
 
     def __init__(self, patterns: Sequence[str], manifests: Sequence[str], folders: Sequence[str] = (),
-                 relative_to: str | None = None) -> None:
+                 relative_to: str | None = None, manifest_headers: Mapping[str, tuple[str, ...]] | None = None) -> None:
         """`folders`: --sequence patterns; `relative_to`: the folder relative local paths
-        in manifests start from."""
+        in manifests start from; `manifest_headers`: the columns of manifests whose first
+        line names a mask column (read_manifest_header)."""
         super().__init__()
         self._patterns = list(patterns)
         self._manifests = list(manifests)
+        self._headers = dict(manifest_headers or {})
         self._folders = list(folders)
         self._relative_to = relative_to
 
@@ -215,7 +273,8 @@ class FindInputs(beam.PTransform):
                 pipeline
                 # Bytes: a line that is not UTF-8 is that line's error, not the job's end.
                 | f"ReadManifest{i}" >> beam.io.ReadFromText(manifest, coder=BytesCoder())
-                | f"ParseManifest{i}" >> beam.ParDo(ParseManifest(manifest, self._relative_to)).with_outputs(
+                | f"ParseManifest{i}" >> beam.ParDo(ParseManifest(
+                    manifest, self._relative_to, self._headers.get(manifest))).with_outputs(
                     ERRORS, main="ok")
             )
             named.append(parsed.ok)
@@ -243,7 +302,8 @@ def _one_name(uri: str, claims: Iterable[Claim]) -> tuple[str, tuple[str, Claim]
     named, if one did."""
     ordered = sorted(claims, key=lambda claim: (claim.name, claim.preset is None, claim.preset or ""))
     preset = next((claim.preset for claim in ordered if claim.preset is not None), None)
-    return ordered[0].name, (uri, ordered[0]._replace(preset=preset))
+    mask = next((claim.mask for claim in ordered if claim.mask is not None), None)
+    return ordered[0].name, (uri, ordered[0]._replace(preset=preset, mask=mask))
 
 
 class NameOutputs(beam.DoFn):
@@ -260,7 +320,7 @@ class NameOutputs(beam.DoFn):
 
 def _named(stem: str, claims: Iterable[tuple[str, Claim]]) -> list[InputFile]:
     by_uri = dict(claims)
-    return [InputFile(uri, unique_stem, by_uri[uri].preset, folder=by_uri[uri].folder)
+    return [InputFile(uri, unique_stem, by_uri[uri].preset, folder=by_uri[uri].folder, mask=by_uri[uri].mask)
             for uri, unique_stem in disambiguate(stem, list(by_uri))]
 
 

@@ -28,6 +28,11 @@ def settings_key(job: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def input_key(key: str, mask: str | None) -> str:
+    """An input's own settings key: its recipe's, unless a manifest row gave it a mask."""
+    return key if mask is None else settings_key({"settings_key": key, "mask": mask})
+
+
 def settings_keys(
     jobs: Mapping[str, Mapping[str, Any]], sequence: Mapping[str, Any]
 ) -> tuple[dict[str, str], dict[str, str]]:
@@ -48,7 +53,7 @@ def finished_record(
         return None
     wanted = sequence_keys if record.get("kind") == "sequence" else keys
     finished = (
-        record.get("settings_key") == wanted.get(element.recipe)
+        record.get("settings_key") == input_key(wanted.get(element.recipe, ""), element.mask)
         and record.get("input_uri") == element.uri
         and FileSystems.exists(record.get("output_uri", ""))
     )

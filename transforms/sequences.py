@@ -180,6 +180,8 @@ class DreamSegments(DreamStage):
             yield DreamedSegment(element, (), False, "", "", f"{type(exc).__name__}: {exc}")
 
     def run(self, element: Segment) -> Iterable[DreamedSegment]:
+        if element.source.mask:
+            raise ValueError("a manifest row's mask applies to a still; a sequence takes --mask (one for all frames)")
         source, key = element.source, self._keys[element.source.recipe]
         marker = read_record(segment_marker(self._output_dir, source.stem, element.number))
         if marker and marker.get("settings_key") == key and marker.get("stop") == element.stop:

@@ -62,6 +62,15 @@ def make_stamp(job: Mapping[str, Any], settings_key: str, loading: Mapping[str, 
     return stamp
 
 
+def with_input_mask(stamp: Mapping[str, Any] | None, mask: str | None) -> Mapping[str, Any] | None:
+    """The stamp of an input whose manifest row gave it its own mask."""
+    if stamp is None or mask is None:
+        return stamp
+    local = _is_local_file(mask)
+    files = [name for name in stamp.get("local_files", []) if name != "mask"] + (["mask"] if local else [])
+    return {**stamp, "mask": _file_name(mask) if local else mask, "local_files": files}
+
+
 def stamp_text(stamp: Mapping[str, Any] | None, input_uri: str, **more: Any) -> str | None:
     """The stamp of one file, as compact JSON; over MAX_STAMP_BYTES (a long channel list),
     only what says where the full settings are: the settings key (the record has them)."""

@@ -13,8 +13,8 @@ from transforms.elements import DreamedImage
 from transforms.fetch import is_local
 from transforms.imaging import encode_image, extension
 from transforms.records import metadata_record
-from transforms.resume import record_path
-from transforms.settings_stamp import stamp_text
+from transforms.resume import input_key, record_path
+from transforms.settings_stamp import stamp_text, with_input_mask
 from transforms.stages import FallibleStage
 
 # Temporaries of write_atomically: the only '*.tmp' files start-up cleanup may delete.
@@ -102,10 +102,13 @@ class WriteDream(FallibleStage):
     def run(self, element: DreamedImage) -> Iterable[dict[str, Any]]:
         stem, preset = element.decoded.source.stem, element.decoded.source.recipe
         path = FileSystems.join(self._output_dir, stem + extension(self._format))
-        stamp = stamp_text(self._stamps.get(preset), element.decoded.source.uri)
+        stamp = stamp_text(with_input_mask(self._stamps.get(preset), element.decoded.source.mask),
+                           element.decoded.source.uri)
         write_atomically(path, encode_image(element.result.image, self._format, self._quality, stamp),
                          self._output_dir)
-        record = metadata_record(element, path, self._jobs[preset], self._settings_keys[preset])
+        source = element.decoded.source
+        job = {**self._jobs[preset], **({"mask": source.mask} if source.mask else {})}
+        record = metadata_record(element, path, job, input_key(self._settings_keys[preset], source.mask))
         # The record goes last: its presence tells a rerun that this input is finished.
         write_atomically(record_path(self._output_dir, stem), json.dumps(record).encode("utf-8"),
                          self._output_dir)

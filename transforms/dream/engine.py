@@ -212,9 +212,11 @@ class Dreamer:
         largest octave with params.keep_upscaled)."""
         return self.dream_batch([rgb], params)[0]
 
-    def dream_batch(self, images: Sequence[np.ndarray], params: DreamParams = DreamParams()) -> list[DreamResult]:
+    def dream_batch(self, images: Sequence[np.ndarray], params: DreamParams = DreamParams(),
+                    masks: Sequence[np.ndarray | None] | None = None) -> list[DreamResult]:
         """Dream on same-size uint8 HxWx3 images in one pass each step; each result is the
-        one `dream` gives for that image alone (same seed, same rolls)."""
+        one `dream` gives for that image alone (same seed, same rolls). `masks`: one per
+        image (uint8 greyscale, or None for the Dreamer's own mask) in place of the Dreamer's."""
         if not images:
             return []
         for rgb in images:
@@ -234,7 +236,13 @@ class Dreamer:
             max(self.min_input_size, params.min_octave_size), params.upscale_octaves,
             params.octave_sizes,
         )
-        weights = None if self.mask is None else mask_weights(self.mask, height, width, self.mask_feather)
+        per_image = [self.mask if m is None else m for m in (masks or [None] * len(images))]
+        if len(per_image) != len(images):
+            raise ValueError(f"{len(per_image)} masks for {len(images)} images")
+        weights = None
+        if any(m is not None for m in per_image):  # unmasked images of a masked batch move fully
+            weights = np.stack([np.ones((height, width), np.float32) if m is None
+                                else mask_weights(m, height, width, self.mask_feather) for m in per_image])
         ascend = self._ascent(params, masked=weights is not None)
         max_loss = math.inf if params.max_loss is None else params.max_loss
         starts = images
@@ -252,7 +260,7 @@ class Dreamer:
                     picked[b].append(picks)
             octave_started = time.perf_counter()
             if params.iterations:
-                masking = [] if weights is None else [tf.image.resize(weights[None, :, :, None], shape)]
+                masking = [] if weights is None else [tf.image.resize(weights[:, :, :, None], shape)]
                 octave = ascend(
                     dreamed, tf.constant(params.iterations), tf.constant(params.step, tf.float32),
                     tf.constant(max_loss, tf.float32), tf.constant(params.jitter),
@@ -293,7 +301,7 @@ class Dreamer:
         seconds = (time.perf_counter() - started) / len(images)
         tops = self._top_classes(original, dreamed)
         return [
-            DreamResult(self._masked(self.preprocessing.deprocess(dreamed[b : b + 1]), images[b]),
+            DreamResult(self._masked(self.preprocessing.deprocess(dreamed[b : b + 1]), images[b], per_image[b]),
                         octaves, seconds, device, params.tile_size, picked[b], tops[b])
             for b, octaves in enumerate(records)
         ]
@@ -324,15 +332,15 @@ class Dreamer:
                 picks[b][term.name] = [int(c) for c in channels]
         return picks
 
-    def _masked(self, dream: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    def _masked(self, dream: np.ndarray, rgb: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
         """The dream laid over its input through the mask: where the mask is 0, the input
         exactly (the octaves' resizing and re-injected detail never reach it)."""
-        if self.mask is None:
+        if mask is None:
             return dream
         height, width = dream.shape[:2]
         if rgb.shape[:2] != (height, width):  # keep_upscaled: the input at the dream's size
             rgb = np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.LANCZOS))
-        return lay_over(dream, rgb, mask_weights(self.mask, height, width, self.mask_feather))
+        return lay_over(dream, rgb, mask_weights(mask, height, width, self.mask_feather))
 
 
 def _resized(images: tf.Tensor, shape: tuple[int, int]) -> tf.Tensor:
