@@ -41,6 +41,10 @@ METADATA_SCHEMA = pa.schema([
     ("guide", pa.string()),
     ("mask", pa.string()),
     ("mask_feather", pa.float64()),
+    ("channels", pa.string()),
+    ("channel_capture", pa.string()),
+    ("parameterization", pa.string()),
+    ("init", pa.string()),
     ("params", pa.struct([
         ("octaves", pa.int32()),
         ("octave_scale", pa.float64()),
@@ -95,6 +99,11 @@ def to_parquet_row(record: dict[str, Any]) -> dict[str, Any]:
     return {name: record.get(name) for name in METADATA_SCHEMA.names}
 
 
+# Settings a record holds only when they are set (a job without them keeps its settings key).
+ONLY_WHEN_SET = ("mask", "mask_feather", "channels", "channel_capture", "parameterization", "init")
+
+
 def from_parquet_row(row: dict[str, Any]) -> dict[str, Any]:
-    """Inverse of to_parquet_row: the record as metadata.jsonl holds it."""
-    return dict(row)
+    """Inverse of to_parquet_row: the record as metadata.jsonl holds it (picked channels and
+    top classes, nested per octave and per input, are in metadata.jsonl alone)."""
+    return {name: value for name, value in row.items() if not (name in ONLY_WHEN_SET and value is None)}
