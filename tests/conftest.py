@@ -12,9 +12,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # ~100x per step. Eigen's kernels round alike in both, so parity tests compare the math.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-import keras  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+if TYPE_CHECKING:
+    import keras
+
+# Keras is imported by the fixtures that build models, not here: test files that need no
+# TensorFlow (naming, settings) start in a fraction of a second, which the mutation run
+# (docs/testing.md) pays once per mutant.
 
 CLASSIC_LAYERS = {"mixed4": 1.0, "mixed5": 1.5, "mixed6": 2.0, "mixed7": 2.5}
 
@@ -22,6 +30,8 @@ CLASSIC_LAYERS = {"mixed4": 1.0, "mixed5": 1.5, "mixed6": 2.0, "mixed7": 2.5}
 @pytest.fixture(scope="session")
 def random_inception() -> keras.Model:
     """InceptionV3 with seeded random weights: the classic architecture, no download."""
+    import keras
+
     keras.utils.set_random_seed(1234)
     return keras.applications.InceptionV3(include_top=False, weights=None)
 
@@ -29,6 +39,8 @@ def random_inception() -> keras.Model:
 @pytest.fixture(scope="session")
 def tiny_model() -> keras.Model:
     """A three-conv network that builds and runs in milliseconds."""
+    import keras
+
     keras.utils.set_random_seed(7)
     inputs = keras.Input((None, None, 3))
     x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv1")(inputs)
