@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The kept mutation run (docs/testing.md), not in CI. setup.cfg [mutmut] says what is mutated
+# and by which tests; this picks a group, runs it and prints killed/survived per module.
+#
+#   tools/mutation.sh            every module in setup.cfg; results mutmut kept in mutants/ stand
+#   tools/mutation.sh light      the TF-free modules (naming, params, layers, model_table,
+#                                memory_budget, presets), rerun: ~10 min on 2 cores
+#   tools/mutation.sh tf         the modules whose tests run TensorFlow (octaves, smoothing), rerun
+#   tools/mutation.sh 'transforms.naming.*' ...   mutmut's own name patterns, rerun
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CUDA_VISIBLE_DEVICES="" TF_CPP_MIN_LOG_LEVEL=3
+
+case "${1:-all}" in
+  all) patterns=() ;;
+  light) patterns=('transforms.naming.*' 'transforms.dream.params.*' 'transforms.dream.layers.*'
+                   'transforms.dream.model_table.*' 'transforms.dream.memory_budget.*'
+                   'transforms.dream.presets.*') ;;
+  tf) patterns=('transforms.dream.octaves.*' 'transforms.dream.smoothing.*') ;;
+  *) patterns=("$@") ;;
+esac
+
+mutmut run "${patterns[@]}"
+python tools/mutation_summary.py --survivors
