@@ -235,7 +235,8 @@ def test_a_guide_is_inherited_from_the_base():
     assert preset_from_settings("other", {"base": "guided", "guide": "h.png"}, presets).guide == "h.png"
 
 
-ALL_KEYS = ("base, model, layers, guide, description, octaves, octave_scale, iterations, step, max_loss, "
+ALL_KEYS = ("base, model, layers, guide, mask, mask_feather, channels, channel_capture, parameterization, init, "
+            "description, octaves, octave_scale, iterations, step, max_loss, "
             "grad_norm, clip_min, clip_max, clip_norm, step_mode, jitter, tile_size, seed, min_octave_size, "
             "lap_levels, grad_blur, tv_weight, objective, upscale_octaves, keep_upscaled, random_scale_min, "
             "random_scale_max, random_rotate, grad_eps, activation_border, reinject_detail, clip_pixels, "
