@@ -25,20 +25,14 @@ def check_models(config: JobConfig, keep_for_workers: bool = False) -> None:
     checked: set[tuple] = set()
     for preset in to_check.values():
         weights = config.weights_for(preset)
-        if preset.guide:
+        for kind, uri, load in (("guide", preset.guide, load_guide), ("mask", preset.mask, load_mask)):
+            if not uri:
+                continue
             try:
-                load_guide(preset.guide, config.allow_private_urls, config.http_timeout)
+                load(uri, config.allow_private_urls, config.http_timeout)
             except Exception as exc:  # missing, unreachable, refused or not an image
                 raise ConfigError(
-                    f"preset {preset.name!r}: guide image {preset.guide!r} cannot be used: "
-                    f"{type(exc).__name__}: {one_line(exc)}"
-                ) from None
-        if preset.mask:
-            try:
-                load_mask(preset.mask, config.allow_private_urls, config.http_timeout)
-            except Exception as exc:  # missing, unreachable, refused or not an image
-                raise ConfigError(
-                    f"preset {preset.name!r}: mask image {preset.mask!r} cannot be used: "
+                    f"preset {preset.name!r}: {kind} image {uri!r} cannot be used: "
                     f"{type(exc).__name__}: {one_line(exc)}"
                 ) from None
         if (preset.model, preset.layers, weights) in checked:
