@@ -99,9 +99,9 @@ def _application_with_head(constructor: str) -> Callable[[str | None], keras.Mod
                 include_top=True, weights=weights or "imagenet", classifier_activation=None)
         except Exception as exc:  # Keras raises bare Exception on a failed download
             raise WeightsUnavailableError(
-                f"could not load {constructor} with its classifier head from {weights or 'the Keras download'} "
-                f"({type(exc).__name__}: {exc}). Offline? Pass --weights PATH to the matching "
-                "full (with top) .h5 file."
+                f"could not load {constructor}'s classifier head ({type(exc).__name__}: {exc}): class "
+                "terms take it from Keras' download (cached in ~/.keras/models once fetched); offline, "
+                "use a .keras model whose last layer classifies."
             ) from exc
 
     return build
