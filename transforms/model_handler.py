@@ -99,8 +99,9 @@ class DeepDreamModelHandler(ModelHandler[np.ndarray, PredictionResult, Dreamer])
         results: list[DreamResult | None] = [None] * len(batch)
         for indices in by_shape.values():
             images = [batch[i] for i in indices]
-            group_masks = [masks[i] for i in indices] if masks is not None else None
-            for i, result in zip(indices, model.dream_batch(images, self.params_for(images), group_masks), strict=True):
+            # Masks only when given: a Dreamer-like model without them works as before.
+            extra = {"masks": [masks[i] for i in indices]} if masks is not None else {}
+            for i, result in zip(indices, model.dream_batch(images, self.params_for(images), **extra), strict=True):
                 results[i] = result
         return [PredictionResult(rgb, result) for rgb, result in zip(batch, results, strict=True)]
 
