@@ -6,6 +6,8 @@
 #   tools/mutation.sh light      the TF-free modules (naming, params, layers, model_table,
 #                                memory_budget, presets), rerun: ~10 min on 2 cores
 #   tools/mutation.sh tf         the modules whose tests run TensorFlow (octaves, smoothing), rerun
+#   tools/mutation.sh controls   the #22 controls (channel_pick, schedule, mask, settings_stamp,
+#                                noise_input, noise, class_names, parameterization, classes), rerun
 #   tools/mutation.sh 'transforms.naming.*' ...   mutmut's own name patterns, rerun
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +19,10 @@ case "${1:-all}" in
                    'transforms.dream.model_table.*' 'transforms.dream.memory_budget.*'
                    'transforms.dream.presets.*') ;;
   tf) patterns=('transforms.dream.octaves.*' 'transforms.dream.smoothing.*') ;;
+  controls) patterns=('transforms.dream.channel_pick.*' 'transforms.dream.schedule.*' 'transforms.dream.mask.*'
+                      'transforms.settings_stamp.*' 'transforms.noise_input.*' 'transforms.dream.noise.*'
+                      'transforms.dream.class_names.*' 'transforms.dream.parameterization.*'
+                      'transforms.dream.classes.*') ;;
   *) patterns=("$@") ;;
 esac
 
