@@ -39,6 +39,15 @@ def test_the_pick_follows_each_channels_mean_activation():
             ChannelPick.parse(text)
 
 
+def test_parse_reads_count_rule_and_capture():
+    assert ChannelPick.parse(" auto:8 ") == ChannelPick(8, "strong", "once")
+    assert ChannelPick.parse("auto:3:weak", "octave") == ChannelPick(3, "weak", "octave")
+    assert ChannelPick.parse("auto:2:random").rule == "random"
+    with pytest.raises(ValueError) as refused:
+        ChannelPick.parse("top:3")
+    assert str(refused.value) == "channels must be auto:N, auto:N:weak or auto:N:random (e.g. auto:8), got 'top:3'"
+
+
 def test_a_picked_dream_is_the_dream_of_those_channels_named(tiny_model):
     photo = _images()[0]
     picked = Dreamer(tiny_model, "conv3:1", INCEPTION, channel_pick=ChannelPick(3)).dream(photo, PARAMS)

@@ -10,7 +10,7 @@ from PIL import Image
 
 from pipeline.run import main, run
 from tests.conftest import read_jsonl
-from transforms.dream.class_names import resolve_classes
+from transforms.dream.class_names import resolve_classes, top_classes
 from transforms.dream.classes import NoClassifierError, class_scores, classifier_of
 from transforms.dream.engine import Dreamer
 from transforms.dream.params import DreamParams
@@ -82,6 +82,24 @@ def test_class_names_resolve_to_numbers():
     assert resolve_classes("281,1", lambda: []) == (281, 1)
     with pytest.raises(ValueError, match="did you mean goldfish"):
         resolve_classes("goldfsh", lambda: names)
+
+
+def test_class_names_match_spaces_mixed_numbers_and_say_what_went_wrong():
+    spaced = ["tench", "great white shark", "tabby"]
+    assert resolve_classes("great_white_shark, 7, Tabby", lambda: spaced) == (1, 7, 2)
+    assert resolve_classes("Great White Shark", lambda: ["tench", "great_white_shark"]) == (1,)
+    for text, names, message in (
+        (" , ", [], "--class names no class; e.g. --class tabby or --class 281"),
+        ("zzzzzz", spaced, "unknown class 'zzzzzz'; see --list_classes"),
+        ("cat", ["cat1", "cat2", "cat3", "cat4"], "unknown class 'cat'; did you mean cat4, cat3, cat2?"),
+    ):
+        with pytest.raises(ValueError) as refused:
+            resolve_classes(text, lambda names=names: names)
+        assert str(refused.value) == message
+    top = top_classes([0.1, 0.7, -2.0, 0.123456], count=2, names=["a", "b", "c", "d"])
+    assert top == [{"class": 1, "score": 0.7, "name": "b"}, {"class": 3, "score": 0.1235, "name": "d"}]
+    assert top_classes([1.0, 3.0, 2.0]) == [{"class": 1, "score": 3.0}, {"class": 2, "score": 2.0},
+                                            {"class": 0, "score": 1.0}]
 
 
 def test_the_job_dreams_a_class_and_records_the_top_classes(classifier_file, model_file, tmp_path, capsys):

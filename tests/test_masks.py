@@ -117,3 +117,17 @@ def test_a_manifest_column_gives_each_row_its_own_mask(model_file, tmp_path, mon
     assert (again.dreamed, again.skipped) == (0, 2)
     (tmp_path / "list.csv").write_text("uri,mask\na.png,\nb.png,\n")  # a's mask gone: a's dream redone
     assert run(args).dreamed == 1
+
+
+def test_feathered_weights_are_the_gaussian_of_the_mask():
+    # Across a straight edge the weights are the Gaussian's running sum, cut at 3 sigma.
+    weights = mask_weights(_right_half(8, 32), 8, 32, feather=2.0)
+    offsets = np.arange(-6, 7)
+    taps = np.exp(-0.5 * (offsets / 2.0) ** 2)
+    taps /= taps.sum()
+    expected = [taps[offsets >= 16 - column].sum() for column in range(32)]
+    np.testing.assert_allclose(weights[4], expected, atol=1e-6)
+    assert np.all(weights == weights[4])
+    # A feather under a pixel reaches one pixel, no further: beyond, exactly 0.
+    narrow = mask_weights(_right_half(8, 32), 8, 32, feather=0.3)
+    assert np.all(narrow[:, :15] == 0.0) and 0.0 < narrow[0, 15] < 0.01 and np.all(narrow[:, 16:] > 0.99)

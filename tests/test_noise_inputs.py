@@ -1,13 +1,15 @@
 """Dreams from noise: `noise:WxH[:seed]` inputs, named, recorded and resumed like files."""
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from pipeline.run import main, run
 from tests.conftest import read_jsonl
-from transforms.noise_input import noise_image, noise_stem, parse_noise
+from transforms.noise_input import is_noise, noise_image, noise_png, noise_stem, parse_noise
 
 
 def test_noise_is_seeded_grey_texture_of_the_size_asked():
@@ -19,6 +21,24 @@ def test_noise_is_seeded_grey_texture_of_the_size_asked():
     for bad in ("noise:64", "noise:0x5", "noise:64x48:x", "noise:99999x2"):
         with pytest.raises(ValueError, match="noise"):
             parse_noise(bad)
+
+
+def test_noise_sizes_and_seeds_at_their_bounds():
+    assert parse_noise("noise:1x1") == (1, 1, 0)
+    assert parse_noise("noise:16384x16384:9223372036854775807") == (16384, 16384, 2**63 - 1)
+    for bad, message in (
+        ("noise:16385x1", "'noise:16385x1': each side must be within [1, 16384] pixels"),
+        ("noise:1x16385", "'noise:1x16385': each side must be within [1, 16384] pixels"),
+        ("noise:2x0", "'noise:2x0': each side must be within [1, 16384] pixels"),
+        ("noise:8x8:9223372036854775808", "'noise:8x8:9223372036854775808': the seed must be below 2**63"),
+        ("noise:8", "'noise:8' is not a noise input: write noise:WIDTHxHEIGHT or noise:WIDTHxHEIGHT:SEED, "
+                    "e.g. noise:640x480:7"),
+    ):
+        with pytest.raises(ValueError) as refused:
+            parse_noise(bad)
+        assert str(refused.value) == message
+    assert is_noise("noise:8x8") and not is_noise("in/noise.png")
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(noise_png("noise:6x4:3")))), noise_image(6, 4, 3))
 
 
 def test_noise_inputs_dream_like_files_and_resume(model_file, tmp_path, capsys):

@@ -82,3 +82,41 @@ def test_a_bad_schedule_stops_the_job_in_one_line(tmp_path, capsys):
                  "--schedule=blend=0:2"]) == 2
     err = capsys.readouterr().err.strip()
     assert "blend at frame 0: must be within [0, 1]" in err and len(err.splitlines()) == 1
+
+
+def test_schedule_values_bounds_and_messages_exactly():
+    # A first keyframe after frame 0: before it the value holds, whatever that value is.
+    late = Track("step", ((10, 1.0), (20, 3.0)))
+    assert [late.value_at(f) for f in (5, 10, 15, 25)] == [1.0, 1.0, 2.0, 3.0]
+    assert Track("step", ((5, 2.0),)).value_at(9) == 2.0 and Schedule.parse(["step=5:2"]).values_at(0) == {"step": 2.0}
+    # The interpolation written is the one used; only whole-number settings are rounded.
+    assert Schedule.parse(["step@step=0:1,10:3"]).values_at(5) == {"step": 1.0}
+    assert Schedule.parse(["step@smooth=0:0,10:1"]).tracks[0].interpolation == "smooth"
+    assert Schedule.parse(["step=0:1,10:2"]).values_at(5) == {"step": 1.5}
+    params = DreamParams()
+    assert Schedule.parse(["blend=0:0.5"]).loop_params(params, 3) is params  # no loop setting: untouched
+    assert Schedule.parse(["blend=0:0.5"]).sequence_value("zoom_scale", 3, 1.07) == 1.07  # not scheduled
+    for good in ("blend=0:0,5:1", "zoom_scale=0:1.001,5:2", "zoom_scale=0:1.5", "blend=0:0.5"):
+        Schedule.parse([good]).check(params)
+    for bad, message in (("blend=0:0,5:1.001", "--schedule blend at frame 5: must be within [0, 1], got 1.001"),
+                         ("blend=0:-0.5", "--schedule blend at frame 0: must be within [0, 1], got -0.5"),
+                         ("zoom_scale=0:1", "--schedule zoom_scale at frame 0: must be within (1, 2], got 1.0"),
+                         ("zoom_scale=0:1.5,7:2.5", "--schedule zoom_scale at frame 7: must be within (1, 2], got 2.5")):
+        with pytest.raises(ValueError) as refused:
+            Schedule.parse([bad]).check(params)
+        assert str(refused.value) == message
+    for bad, message in (
+        ("step", "--schedule 'step': write NAME=FRAME:VALUE,FRAME:VALUE,... (e.g. 'step=0:1.5,48:4'), "
+                 "NAME@smooth=... or NAME@step=... to interpolate otherwise"),
+        ("seed=0:1", "--schedule 'seed' is not schedulable; valid: step, iterations, jitter, octave_scale, blend, "
+                     "zoom_scale (other settings would recompile the dream every frame)"),
+        ("step@cubic=0:1", "--schedule 'step@cubic=0:1': unknown interpolation 'cubic'; valid: linear, step, smooth"),
+        ("step=0:1,x", "--schedule 'step=0:1,x': 'x' is not FRAME:VALUE"),
+        ("step=-1:1,4:2", "--schedule 'step=-1:1,4:2': keyframes must be at frames >= 0, ascending"),
+    ):
+        with pytest.raises(ValueError) as refused:
+            Schedule.parse([bad])
+        assert str(refused.value) == message
+    with pytest.raises(ValueError) as refused:
+        Schedule.parse(["step=0:1", "step=5:2"])
+    assert str(refused.value) == "--schedule names 'step' twice"

@@ -1,6 +1,7 @@
 """Every written file carries its settings, and --params_from dreams them again."""
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -13,7 +14,15 @@ from tests.conftest import read_jsonl
 from transforms.frames import SequenceInfo
 from transforms.imaging import encode_image
 from transforms.sequence_output import write_animation, write_video
-from transforms.settings_stamp import MAX_STAMP_BYTES, StampError, make_stamp, read_stamp, stamp_text
+from transforms.settings_stamp import (
+    MAX_STAMP_BYTES,
+    StampError,
+    make_stamp,
+    read_stamp,
+    stamp_text,
+    with_input_mask,
+    xmp_packet,
+)
 
 RUNNER = ["--runner", "FnApiRunner"]
 # Not one default among them: a stamp that loses any of these dreams another image.
@@ -52,6 +61,59 @@ def test_every_file_format_carries_the_stamp(tmp_path):
     with pytest.raises(StampError, match="settings_key abc123"):
         read_stamp(encode_image(rgb, "png", stamp=stamp_text(long, "in/cat.jpg")))
     assert len(stamp_text(long, "x").encode()) < MAX_STAMP_BYTES
+
+
+def test_the_xmp_packet_is_xmp_that_other_tools_read():
+    from xml.etree import ElementTree
+
+    root = ElementTree.fromstring(xmp_packet('{"a":"<b> & c"}'))
+    rdf = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
+    assert root.tag == "{adobe:ns:meta/}xmpmeta"
+    (description,) = root.find(f"{rdf}RDF").findall(f"{rdf}Description")
+    assert description.get(f"{rdf}about") == ""
+    assert description.find("{urn:beam-deepdream:settings:1}settings").text == '{"a":"<b> & c"}'
+
+
+def test_a_rows_own_mask_is_stamped_by_name_when_local():
+    stamp = {"model": "tiny.keras", "mask": "all.png", "local_files": ["model", "mask"]}
+    assert with_input_mask(None, "m.png") is None and with_input_mask(stamp, None) is stamp
+    assert with_input_mask(stamp, "/home/me/masks/m.png") == {**stamp, "mask": "m.png",
+                                                               "local_files": ["model", "mask"]}
+    assert with_input_mask(stamp, "gs://bucket/m.png") == {**stamp, "mask": "gs://bucket/m.png", "local_files": ["model"]}
+    assert with_input_mask({"program": "beam-deepdream"}, "C:\\masks\\m.png") == {
+        "program": "beam-deepdream", "mask": "m.png", "local_files": ["mask"]}
+
+
+def test_what_is_not_a_stamp_is_refused_in_one_clear_message(tmp_path):
+    from PIL import PngImagePlugin
+
+    rgb = np.zeros((4, 6, 3), np.uint8)
+
+    def png_saying(text: str) -> bytes:
+        info = PngImagePlugin.PngInfo()
+        info.add_itxt("beam-deepdream", text)
+        buffer = io.BytesIO()
+        Image.fromarray(rgb).save(buffer, "PNG", pnginfo=info)
+        return buffer.getvalue()
+
+    def refusal(data: bytes) -> str:
+        with pytest.raises(StampError) as refused:
+            read_stamp(data)
+        return str(refused.value)
+
+    assert refusal(encode_image(rgb, "png")) == ("it holds no beam-deepdream settings (not written by beam-deepdream, "
+                                                 "or its metadata was stripped)")
+    assert refusal(png_saying("{nope")).startswith("its beam-deepdream settings are not valid JSON: Expecting")
+    for other in ('{"program": "another-tool"}', "[1, 2]"):
+        assert refusal(png_saying(other)) == "its metadata is not a beam-deepdream settings stamp"
+    # A GIF comment that starts like JSON but is not UTF-8: read as far as it goes, then refused.
+    gif = io.BytesIO()
+    Image.fromarray(rgb).save(gif, "GIF", comment=b'{"program": "\xff"}')
+    assert refusal(gif.getvalue()) == "its metadata is not a beam-deepdream settings stamp"
+    # A video whose comment is someone else's text: no stamp.
+    info = SequenceInfo("video", "mp4", 2, 6, 4, 25.0)
+    write_video([rgb] * 2, info, None, str(tmp_path / "v.mp4"), "made with another tool")
+    assert refusal((tmp_path / "v.mp4").read_bytes()).startswith("it holds no beam-deepdream settings")
 
 
 @pytest.fixture(scope="module")
