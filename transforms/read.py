@@ -167,18 +167,21 @@ def _csv_row(text: str, columns: tuple[str, ...], relative_to: str | None) -> li
     row = dict(zip(columns, cells + [""] * (len(columns) - len(cells)), strict=False))
     if not row.get("uri"):
         return []
-    uri = _local_from(row["uri"], relative_to)
     mask = _local_from(row["mask"], relative_to) if row.get("mask") else None
-    stem = noise_stem(uri) if is_noise(uri) and _valid_noise(uri) else listed_stem(uri)
-    return [(uri, Claim(stem, row.get("preset") or None, mask=mask))]
+    return _listed(row["uri"], row.get("preset") or None, relative_to, mask)
 
 
-def _valid_noise(uri: str) -> bool:
-    try:
-        parse_noise(uri)
-    except ValueError:
-        return False
-    return True
+def _listed(uri: str, preset: str | None, relative_to: str | None, mask: str | None = None) -> list[tuple[str, Claim]]:
+    """A manifest row's input, named: a noise input by its size and seed (a bad one is the
+    read step's error record, named like any listed URI)."""
+    uri = _local_from(uri, relative_to)
+    stem = listed_stem(uri)
+    if is_noise(uri):
+        try:
+            stem = noise_stem(uri)
+        except ValueError:
+            pass
+    return [(uri, Claim(stem, preset, mask=mask))]
 
 
 def parse_manifest_line(line: str, relative_to: str | None = None,
@@ -194,15 +197,7 @@ def parse_manifest_line(line: str, relative_to: str | None = None,
         return _csv_row(text, columns, relative_to)
     match = _PRESET_COLUMN.match(text)
     uri, preset = (match["uri"].strip(), match["preset"]) if match else (text, None)
-    if is_noise(uri):  # a bad size or seed is the read step's error record
-        try:
-            return [(uri, Claim(noise_stem(uri), preset))]
-        except ValueError:
-            return [(uri, Claim(listed_stem(uri), preset))]
-    if relative_to and not has_scheme(uri) and not os.path.isabs(uri):
-        uri = os.path.join(relative_to, uri)
-    uri = normalize_local(uri)
-    return [(uri, Claim(listed_stem(uri), preset))]
+    return _listed(uri, preset, relative_to)
 
 
 class ManifestLineError(ValueError):
