@@ -24,7 +24,7 @@ from transforms.dream.folding import fold_batch_norms
 from transforms.dream.gradients import GradientRule
 from transforms.dream.layers import LayersLike, as_terms
 from transforms.dream.mask import lay_over, mask_weights
-from transforms.dream.models import ModelSpec, feature_extractor, get_model_spec
+from transforms.dream.models import ModelSpec, feature_extractor, get_model_spec, layer_channels
 from transforms.dream.noise import noise_image
 from transforms.dream.objective import (
     BORDER,
@@ -141,7 +141,7 @@ class Dreamer:
         # The picked channels as data the loss reads: new picks need no new graph.
         self._channel_masks: dict[int, tf.Variable] = {}
         if channel_pick is not None:
-            widths = {name: int(shape[-1]) for name, shape in _output_widths(self._extractor).items()}
+            widths = {term.name: layer_channels(model, term.name) for term in self._layer_terms}
             self._channel_masks = {
                 index: tf.Variable(tf.ones([1, widths[term.name]]), shape=tf.TensorShape([None, widths[term.name]]),
                                    trainable=False)
@@ -301,7 +301,8 @@ class Dreamer:
         seconds = (time.perf_counter() - started) / len(images)
         tops = self._top_classes(original, dreamed)
         return [
-            DreamResult(self._masked(self.preprocessing.deprocess(dreamed[b : b + 1]), images[b], per_image[b]),
+            DreamResult(self._masked(self.preprocessing.deprocess(dreamed[b : b + 1]), images[b], per_image[b],
+                                     None if weights is None else weights[b]),
                         octaves, seconds, device, params.tile_size, picked[b], tops[b])
             for b, octaves in enumerate(records)
         ]
@@ -332,15 +333,18 @@ class Dreamer:
                 picks[b][term.name] = [int(c) for c in channels]
         return picks
 
-    def _masked(self, dream: np.ndarray, rgb: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-        """The dream laid over its input through the mask: where the mask is 0, the input
-        exactly (the octaves' resizing and re-injected detail never reach it)."""
-        if mask is None:
+    def _masked(self, dream: np.ndarray, rgb: np.ndarray, mask: np.ndarray | None,
+                weights: np.ndarray | None) -> np.ndarray:
+        """The dream laid over its input through the mask (`weights`: its weights at the
+        input's size): where the mask is 0, the input exactly (the octaves' resizing and
+        re-injected detail never reach it)."""
+        if mask is None or weights is None:
             return dream
         height, width = dream.shape[:2]
-        if rgb.shape[:2] != (height, width):  # keep_upscaled: the input at the dream's size
+        if rgb.shape[:2] != (height, width):  # keep_upscaled: the input and weights at the dream's size
             rgb = np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.LANCZOS))
-        return lay_over(dream, rgb, mask_weights(mask, height, width, self.mask_feather))
+            weights = mask_weights(mask, height, width, self.mask_feather)
+        return lay_over(dream, rgb, weights)
 
 
 def _resized(images: tf.Tensor, shape: tuple[int, int]) -> tf.Tensor:
@@ -348,9 +352,3 @@ def _resized(images: tf.Tensor, shape: tuple[int, int]) -> tf.Tensor:
     if tuple(images.shape[1:3]) == tuple(shape):
         return images
     return tf.image.resize(images, shape)
-
-
-def _output_widths(extractor: keras.Model) -> dict[str, tuple]:
-    """Each extracted layer's output shape, by name (the extractor returns a dict)."""
-    outputs = extractor.output
-    return {name: tuple(tensor.shape) for name, tensor in outputs.items()}
