@@ -12,6 +12,7 @@ from pipeline.options import DreamOptions
 from pipeline.params_from import loading_setting, stamped_settings
 from transforms.dream.class_names import CLASS_TERM, resolve_classes
 from transforms.dream.presets import (
+    OPTIONAL_SETTINGS,
     PARAM_NAMES,
     PRESETS,
     Preset,
@@ -165,11 +166,8 @@ class JobConfig:
             "weights": self.weights_for(preset) or "default",
             "layers": [term.as_record() for term in preset.layers],
             "guide": preset.guide,
-            # Only when set: a job without a mask keeps the settings key it always had.
-            **({"mask": preset.mask, "mask_feather": preset.mask_feather} if preset.mask else {}),
-            **({"channels": preset.channels, "channel_capture": preset.channel_capture} if preset.channels else {}),
-            **({"parameterization": preset.parameterization} if preset.parameterization != "pixel" else {}),
-            **({"init": preset.init} if preset.init != "input" else {}),
+            # Only when set: a job without them keeps the settings key it always had.
+            **preset.optional_settings(),
             "params": dataclasses.asdict(preset.params),  # step in the model's pixel units
             "pixel_units": units,
             # The step as the preset gave it, before conversion to this model's units.
@@ -184,8 +182,7 @@ class JobConfig:
 
 
 # Options that may come from the command line or a params file (command line first).
-PRESET_OPTIONS = ("model", "layers", "guide", "mask", "mask_feather", "channels", "channel_capture",
-                  "parameterization", "init") + PARAM_NAMES
+PRESET_OPTIONS = ("model", "layers", "guide", *OPTIONAL_SETTINGS) + PARAM_NAMES
 
 
 # A params file is a page of settings: more is a mistake (or an attack on the launcher).

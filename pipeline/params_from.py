@@ -12,7 +12,7 @@ from typing import Any
 
 from pipeline.options import DreamOptions
 from transforms.dream.params import PRECISIONS, PREPROCESSING_NAMES
-from transforms.dream.presets import DEFAULT_PRESET, PARAM_NAMES, PRESETS
+from transforms.dream.presets import DEFAULT_PRESET, OPTIONAL_SETTINGS, PARAM_NAMES, PRESETS
 from transforms.imaging import FORMATS
 from transforms.settings_stamp import StampError, read_stamp
 
@@ -55,14 +55,8 @@ def stamped_settings(options: DreamOptions) -> dict[str, Any]:
     settings: dict[str, Any] = {
         name: value for name, value in (stamp.get("params") or {}).items() if name in PARAM_NAMES
     }
-    settings["model"] = stamp.get("model")
-    settings["guide"] = stamp.get("guide")
-    settings["mask"] = stamp.get("mask")
-    settings["mask_feather"] = stamp.get("mask_feather")
-    settings["channels"] = stamp.get("channels")
-    settings["channel_capture"] = stamp.get("channel_capture")
-    settings["parameterization"] = stamp.get("parameterization")
-    settings["init"] = stamp.get("init")
+    for key in ("model", "guide", *OPTIONAL_SETTINGS):
+        settings[key] = stamp.get(key)
     if stamp.get("layers"):
         settings["layers"] = [_layer_text(term) for term in stamp["layers"]]
     name = stamp.get("preset")

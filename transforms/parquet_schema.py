@@ -10,6 +10,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from transforms.dream.presets import OPTIONAL_SETTINGS
+
 OCTAVE = pa.struct([
     ("index", pa.int32()),
     ("height", pa.int32()),
@@ -99,11 +101,7 @@ def to_parquet_row(record: dict[str, Any]) -> dict[str, Any]:
     return {name: record.get(name) for name in METADATA_SCHEMA.names}
 
 
-# Settings a record holds only when they are set (a job without them keeps its settings key).
-ONLY_WHEN_SET = ("mask", "mask_feather", "channels", "channel_capture", "parameterization", "init")
-
-
 def from_parquet_row(row: dict[str, Any]) -> dict[str, Any]:
     """Inverse of to_parquet_row: the record as metadata.jsonl holds it (picked channels and
     top classes, nested per octave and per input, are in metadata.jsonl alone)."""
-    return {name: value for name, value in row.items() if not (name in ONLY_WHEN_SET and value is None)}
+    return {name: value for name, value in row.items() if not (name in OPTIONAL_SETTINGS and value is None)}

@@ -15,13 +15,14 @@ import json
 import re
 from typing import Any, Mapping
 
+from transforms.dream.presets import OPTIONAL_SETTINGS
+
 STAMP_KEY = "beam-deepdream"  # the PNG chunk's keyword, the stamp's "program"
 MAX_STAMP_BYTES = 16 * 1024  # a few hundred bytes usually; far below JPEG's 64 KiB XMP segment
 # Settings that may name a file: stamped as its name alone when it is on the local disk.
 FILE_SETTINGS = ("model", "weights", "guide", "mask")
 # The record's fields a stamp repeats (the rest of a record describes the run, not the dream).
-STAMPED_FIELDS = ("preset", "model", "weights", "layers", "guide", "mask", "mask_feather", "channels",
-                  "channel_capture", "parameterization", "init", "params",
+STAMPED_FIELDS = ("preset", "model", "weights", "layers", "guide", *OPTIONAL_SETTINGS, "params",
                   "pixel_units", "step_given",
                   "step_given_units", "precision", "format", "quality", "max_size", "sequence")
 _XMP_NAMESPACE = "urn:beam-deepdream:settings:1"

@@ -54,9 +54,26 @@ class Preset:
                 raise ValueError(f"preset {self.name!r}: channels {self.channels} and a guide do not combine "
                                  "(the guide's features decide what grows)")
 
+    def optional_settings(self) -> dict[str, Any]:
+        """The OPTIONAL_SETTINGS this preset sets, each group whole (a mask with its feather)."""
+        chosen: dict[str, Any] = {}
+        if self.mask:
+            chosen.update(mask=self.mask, mask_feather=self.mask_feather)
+        if self.channels:
+            chosen.update(channels=self.channels, channel_capture=self.channel_capture)
+        if self.parameterization != "pixel":
+            chosen["parameterization"] = self.parameterization
+        if self.init != "input":
+            chosen["init"] = self.init
+        return chosen
+
     def channel_pick(self) -> ChannelPick | None:
         return None if self.channels is None else ChannelPick.parse(self.channels, self.channel_capture)
 
+
+# Settings a record (and so its settings key) holds only when they are set: jobs without them
+# keep the keys they always had (Preset.optional_settings).
+OPTIONAL_SETTINGS = ("mask", "mask_feather", "channels", "channel_capture", "parameterization", "init")
 
 # Presets of a model's default layers read them from the model table (one place per fact).
 PRESETS: dict[str, Preset] = {
@@ -139,8 +156,7 @@ PRESETS: dict[str, Preset] = {
 
 DEFAULT_PRESET = "vgg16"
 PARAM_NAMES = tuple(f.name for f in dataclasses.fields(DreamParams))
-PRESET_KEYS = ("base", "model", "layers", "guide", "mask", "mask_feather", "channels", "channel_capture",
-               "parameterization", "init", "description") + PARAM_NAMES
+PRESET_KEYS = ("base", "model", "layers", "guide", *OPTIONAL_SETTINGS, "description") + PARAM_NAMES
 
 
 def get_preset(name: str, presets: Mapping[str, Preset] = PRESETS) -> Preset:
