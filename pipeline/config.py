@@ -1,16 +1,19 @@
 """The job's settings, resolved and validated from the options before anything runs."""
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Mapping
 
 from pipeline.options import DreamOptions
-from pipeline.params_from import loading_setting, stamped_settings
+from pipeline.params_from import loading_setting, read_stamped, stamp_of, stamped_settings
 from transforms.dream.class_names import CLASS_TERM, resolve_classes
+from transforms.dream.layers import LayerTerm
 from transforms.dream.presets import (
     OPTIONAL_SETTINGS,
     PARAM_NAMES,
@@ -88,11 +91,19 @@ class JobConfig:
 
         check_job_options(options)
         ratio = options.max_failure_ratio
+        forget_settings_files()  # a file read by an earlier launch in this process may have changed
         try:
-            presets, preset = resolve_presets(options)
-            schedule = Schedule.parse(options.schedule) if options.schedule else None
+            schedule = job_schedule(options)
+            switched = None
+            if schedule is not None and schedule.layers is not None:
+                if options.layers:
+                    raise ValueError("--layers and --schedule layers=... both set the layers: give one")
+                # The dream computes every layer a keyframe names (stills: frame 0's weights).
+                switched = schedule.layers.terms()
+            presets, preset = resolve_presets(options, layers=switched)
             if schedule is not None:
                 schedule.check(preset.params)
+                schedule.job_layers(preset.layers)  # each weight[TERM] names one of them
             sequence = SequenceSettings(
                 options.temporal, options.blend, options.flow, options.sequence_iterations,
                 options.max_frames, options.frame_step, options.segment_frames, options.warmup,
@@ -210,7 +221,19 @@ _ParamsLoader = _params_loader()
 
 
 def load_params_file(uri: str, allow_private_urls: bool = False) -> dict[str, Any]:
-    """A JSON or YAML mapping of settings (and named presets under 'presets')."""
+    """A JSON or YAML mapping of settings (and named presets under 'presets'), read once per
+    launch (the presets and the schedule both come from it); a copy, to change at will."""
+    return copy.deepcopy(_read_params_file(uri, allow_private_urls))
+
+
+def forget_settings_files() -> None:
+    """A new launch reads its params file and --params_from dream again (they may have changed)."""
+    _read_params_file.cache_clear()
+    read_stamped.cache_clear()
+
+
+@lru_cache(maxsize=4)
+def _read_params_file(uri: str, allow_private_urls: bool) -> dict[str, Any]:
     import yaml  # Beam depends on PyYAML; JSON is read by the same safe loader
 
     from transforms.fetch import InputTooLargeError, read_bytes
@@ -252,9 +275,28 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def resolve_presets(options: DreamOptions, complete: bool = True) -> tuple[dict[str, Preset], Preset]:
+def job_schedule(options: DreamOptions) -> Schedule | None:
+    """The params file's `schedule` (or the one a --params_from dream was made with), with
+    each setting --schedule names replaced by the command line's."""
+    if options.params_from:
+        stamp = stamp_of(options) or {}
+        from_file = (stamp.get("sequence") or {}).get("schedule")
+    elif options.params:
+        from_file = load_params_file(options.params, options.allow_private_urls).get("schedule")
+    else:
+        from_file = None
+    schedule = Schedule.from_mapping(from_file) if from_file is not None else None
+    if options.schedule:
+        given = Schedule.parse(options.schedule)
+        schedule = given if schedule is None else schedule.merged(given)
+    return schedule
+
+
+def resolve_presets(options: DreamOptions, complete: bool = True,
+                    layers: tuple[LayerTerm, ...] | None = None) -> tuple[dict[str, Preset], Preset]:
     """All named presets (built-in and the params file's) and the job's own preset; without
-    `complete`, as given (no model looked up: no Keras imported)."""
+    `complete`, as given (no model looked up: no Keras imported). `layers`: a schedule's, in
+    place of --layers."""
     if options.params_from:  # a dream's stamp stands for the params file
         file_settings = stamped_settings(options)
     elif options.params:
@@ -262,6 +304,7 @@ def resolve_presets(options: DreamOptions, complete: bool = True) -> tuple[dict[
     else:
         file_settings = {}
     presets = dict(PRESETS)
+    file_settings.pop("schedule", None)  # a sequence's, not a preset's (job_schedule)
     defined = file_settings.pop("presets", None) or {}
     if not isinstance(defined, dict):
         raise ValueError("'presets' in --params must be a mapping of name: settings")
@@ -286,9 +329,14 @@ def resolve_presets(options: DreamOptions, complete: bool = True) -> tuple[dict[
         from_options["random_scale_min"], from_options["random_scale_max"] = parse_random_scale(options.random_scale)
     if isinstance(from_options.get("max_loss"), str):
         from_options["max_loss"] = parse_max_loss(from_options["max_loss"])
+    if layers is not None:  # as a params file lists terms, weights to the last digit
+        from_options["layers"] = [f"{term.key}:{term.weight!r}" for term in layers]
     if getattr(options, "dream_class", None):  # --class: a term of its own, beside --layers if given
         term = f"{CLASS_TERM}[{','.join(map(str, resolve_classes(options.dream_class)))}]:1"
-        from_options["layers"] = f"{options.layers},{term}" if options.layers else term
+        if layers is not None:  # beside a schedule's layers, weighed as given
+            from_options["layers"] = [*from_options["layers"], term]
+        else:
+            from_options["layers"] = f"{options.layers},{term}" if options.layers else term
     base_name = file_settings.get("preset") or options.preset
     if not isinstance(base_name, str):
         raise ValueError(f"'preset' in --params must be a preset name, got {short_repr(base_name)}")

@@ -75,7 +75,9 @@ class DreamOptions(PipelineOptions):
             "--schedule", action="append", default=None, metavar="NAME[@linear|step|smooth]=F:V,F:V",
             help="Keyframe a setting over a sequence's frames, e.g. 'step=0:1.5,48:4,96:1.5' or "
             "'zoom_scale@smooth=0:1.02,50:1.1'; repeatable, one per setting (step, iterations, "
-            "jitter, octave_scale, blend, zoom_scale).",
+            "jitter, octave_scale, blend, zoom_scale, weight[LAYER]), or the layers themselves: "
+            "'layers@fade12=0:mixed3;48:mixed5:2,mixed4' (cross-faded over 12 frames). Replaces "
+            "the params file's 'schedule' setting by setting.",
         )
         parser.add_argument(
             "--frames", action="store_true", default=False,
@@ -177,7 +179,8 @@ class DreamOptions(PipelineOptions):
         parser.add_argument(
             "--mask", default=None,
             help="Greyscale image URI: dream only where it is light (white: full, black: the "
-            "input untouched, bit for bit), resized to each image; a sequence's frames share it.",
+            "input untouched, bit for bit), resized to each image; a sequence's frames share it, or "
+            "take one each from a folder of masks (masks/), an animation or a video.",
         )
         parser.add_argument(
             "--mask_feather", type=float, default=None,

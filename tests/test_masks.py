@@ -131,3 +131,69 @@ def test_feathered_weights_are_the_gaussian_of_the_mask():
     # A feather under a pixel reaches one pixel, no further: beyond, exactly 0.
     narrow = mask_weights(_right_half(8, 32), 8, 32, feather=0.3)
     assert np.all(narrow[:, :15] == 0.0) and 0.0 < narrow[0, 15] < 0.01 and np.all(narrow[:, 16:] > 0.99)
+
+
+def _half_mask(right: bool, height: int = 64, width: int = 96) -> np.ndarray:
+    mask = np.zeros((height, width), np.uint8)
+    if right:
+        mask[:, width // 2:] = 255
+    else:
+        mask[:, : width // 2] = 255
+    return mask
+
+
+def test_a_mask_folder_gives_each_frame_its_own_mask(model_file, tmp_path):
+    """Frame k of a sequence dreams through mask k (the left half on even frames, the right
+    on odd ones): outside it, the input frame exactly. A still of the same job takes the
+    first mask; a folder with fewer masks than frames is the sequence's one error record."""
+    from tests.media import scene, write_frames
+
+    write_frames(tmp_path / "shots" / "pan", [f"f{i}.png" for i in range(4)])
+    (tmp_path / "masks").mkdir()
+    for k in range(4):  # natural order: m2 before m10 would hold too
+        Image.fromarray(_half_mask(right=k % 2 == 1)).save(tmp_path / "masks" / f"m{k}.png")
+    Image.fromarray(scene(9)).save(tmp_path / "still.png")
+    out = tmp_path / "out"
+    common = [f"--model={model_file}", "--layers=conv3:1", "--iterations=3", "--step=3", "--octaves=1",
+              "--mask_feather=1", "--temporal=none", "--frames", *RUNNER]
+    summary = run([f"--sequence={tmp_path / 'shots'}/*/", f"--input={tmp_path / 'still.png'}", f"--output={out}",
+                   f"--mask={tmp_path / 'masks'}/", *common])
+    assert (summary.dreamed, summary.failed) == (2, 0)
+    frames = [np.asarray(Image.open(out / "pan_frames" / f"{k:06d}.png")).astype(int) for k in range(4)]
+    for k, frame in enumerate(frames):
+        kept, dreamed = (slice(None, 40), slice(56, None)) if k % 2 else (slice(56, None), slice(None, 40))
+        assert np.array_equal(frame[:, kept], scene(k)[:, kept]), k
+        assert np.abs(frame[:, dreamed] - scene(k)[:, dreamed]).mean() > 2.0, k
+    still = np.asarray(Image.open(out / "still.png")).astype(int)
+    assert np.array_equal(still[:, 56:], scene(9)[:, 56:])  # the first mask: the left half dreams
+    assert np.abs(still[:, :40] - scene(9)[:, :40]).mean() > 2.0
+    # Three masks for four frames: the sequence fails in one record saying so; the still is done.
+    (tmp_path / "masks" / "m3.png").unlink()
+    short = run([f"--sequence={tmp_path / 'shots'}/*/", f"--output={tmp_path / 'short'}",
+                 f"--mask={tmp_path / 'masks'}/", *common])
+    assert (short.dreamed, short.failed) == (0, 1)
+    (error,) = read_jsonl(tmp_path / "short" / "errors.jsonl")
+    assert "has 3 frames (at --frame_step 1), the sequence 4: give one mask per frame" in error["message"]
+
+
+def test_an_animated_mask_gives_each_zoom_frame_its_own(model_file, tmp_path):
+    """A zoom's frame k dreams through the animation's frame k: outside it, frame k-1's
+    dream zoomed in, exactly."""
+    from tests.media import scene
+    from transforms.dream.zoom import zoom_in
+
+    Image.fromarray(scene(0)).save(tmp_path / "still.png")
+    masks = [Image.fromarray(_half_mask(right=k % 2 == 1)).convert("P") for k in range(3)]
+    masks[0].save(tmp_path / "mask.gif", save_all=True, append_images=masks[1:], duration=40)
+    out = tmp_path / "out"
+    summary = run([f"--input={tmp_path / 'still.png'}", f"--output={out}", f"--mask={tmp_path / 'mask.gif'}",
+                   f"--model={model_file}", "--layers=conv3:1", "--iterations=3", "--step=3", "--octaves=1",
+                   "--mask_feather=1", "--zoom_frames=3", "--zoom_scale=1.05", "--sequence_iterations=3", "--frames",
+                   *RUNNER])
+    assert (summary.dreamed, summary.failed) == (1, 0)
+    frames = [np.asarray(Image.open(out / "still_frames" / f"{k:06d}.png")) for k in range(3)]
+    starts = [scene(0)] + [zoom_in(frames[k - 1], 1.05) for k in (1, 2)]
+    for k, (frame, start) in enumerate(zip(frames, starts, strict=True)):
+        kept, dreamed = (slice(None, 40), slice(56, None)) if k % 2 else (slice(56, None), slice(None, 40))
+        assert np.array_equal(frame[:, kept], start[:, kept]), k
+        assert np.abs(frame[:, dreamed].astype(int) - start[:, dreamed]).mean() > 2.0, k

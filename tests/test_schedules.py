@@ -9,6 +9,7 @@ from PIL import Image
 from pipeline.run import main, run
 from tests.conftest import read_jsonl
 from tests.media import scene, write_animation
+from transforms.dream.layers import parse_layers
 from transforms.dream.params import DreamParams
 from transforms.dream.schedule import Schedule, Track
 from transforms.dream.zoom import zoom_in
@@ -109,7 +110,7 @@ def test_schedule_values_bounds_and_messages_exactly():
         ("step", "--schedule 'step': write NAME=FRAME:VALUE,FRAME:VALUE,... (e.g. 'step=0:1.5,48:4'), "
                  "NAME@smooth=... or NAME@step=... to interpolate otherwise"),
         ("seed=0:1", "--schedule 'seed' is not schedulable; valid: step, iterations, jitter, octave_scale, blend, "
-                     "zoom_scale (other settings would recompile the dream every frame)"),
+                     "zoom_scale, weight[LAYER], layers (other settings would recompile the dream every frame)"),
         ("step@cubic=0:1", "--schedule 'step@cubic=0:1': unknown interpolation 'cubic'; valid: linear, step, smooth"),
         ("step=0:1,x", "--schedule 'step=0:1,x': 'x' is not FRAME:VALUE"),
         ("step=-1:1,4:2", "--schedule 'step=-1:1,4:2': keyframes must be at frames >= 0, ascending"),
@@ -120,3 +121,131 @@ def test_schedule_values_bounds_and_messages_exactly():
     with pytest.raises(ValueError) as refused:
         Schedule.parse(["step=0:1", "step=5:2"])
     assert str(refused.value) == "--schedule names 'step' twice"
+
+
+def test_a_zero_weighted_term_leaves_exactly_the_dream_of_the_others(tiny_model, photo):
+    """Layer weights are data: zero one term and the dream is, bit for bit, the dream of
+    the rest alone; weights come back after a scheduled sequence."""
+    from transforms.dream.engine import Dreamer
+    from transforms.dream.preprocessing import Preprocessing
+    from transforms.dream.sequence import dream_frames
+
+    units = Preprocessing("inception")
+    params = DreamParams(octaves=1, iterations=3, step=2.0, jitter=0, max_loss=None)
+    both = Dreamer(tiny_model, "conv2:1,conv3:2", units, min_input_size=8)
+    alone = Dreamer(tiny_model, "conv3:2", units, min_input_size=8).dream(photo, params)
+    mixed = both.dream(photo, params)
+    assert np.abs(mixed.image.astype(int) - alone.image).mean() > 0.5  # conv2 counts while weighted
+    both.set_layer_weights({"conv2": 0.0})
+    assert np.array_equal(both.dream(photo, params).image, alone.image)
+    assert both.layer_weights() == {"conv2": 0.0, "conv3": 2.0}
+    with pytest.raises(ValueError, match=r"no layer term conv9 in this dream's layers \(conv2, conv3\)"):
+        both.set_layer_weights({"conv9": 1.0})
+    both.set_layer_weights({"conv2": 1.0})
+    schedule = Schedule.parse(["weight[conv2]=0:0,1:0"])
+    (frame,) = list(dream_frames(both, [(0, photo)], params, schedule=schedule))
+    assert np.array_equal(frame.result.image, alone.image) and frame.settings == {"weight[conv2]": 0.0}
+    assert both.layer_weights() == {"conv2": 1.0, "conv3": 2.0}  # its own again for the job's other inputs
+    assert np.array_equal(both.dream(photo, params).image, mixed.image)
+
+
+def test_layers_switch_at_a_keyframe_cross_faded(model_file, tmp_path):
+    """conv2 until frame 4, then over 2 frames to conv3: the frames before are the conv2
+    job's, those after the conv3 job's, exactly; the frame between is neither."""
+    from transforms.settings_stamp import read_stamp
+
+    (tmp_path / "in").mkdir()
+    write_animation(tmp_path / "in" / "wave.gif", [40] * 8)
+    args = [f"--input={tmp_path / 'in'}/*", f"--model={model_file}", "--octaves=1", "--iterations=3",
+            "--step=3", "--temporal=none", "--frames", "--runner", "FnApiRunner"]
+    switch = "layers@fade2=0:conv2;4:conv3"
+    run([*args, f"--output={tmp_path / 'switch'}", f"--schedule={switch}"])
+    run([*args, f"--output={tmp_path / 'conv2'}", "--layers=conv2"])
+    run([*args, f"--output={tmp_path / 'conv3'}", "--layers=conv3"])
+    dreamed, conv2, conv3 = (_frames(tmp_path / name / "wave_frames") for name in ("switch", "conv2", "conv3"))
+    assert len(dreamed) == 8
+    for k in range(5):  # the fade starts at the keyframe: frame 4 still all conv2
+        assert np.array_equal(dreamed[k], conv2[k]), k
+    for k in (6, 7):
+        assert np.array_equal(dreamed[k], conv3[k]), k
+    assert not np.array_equal(dreamed[5], conv2[5]) and not np.array_equal(dreamed[5], conv3[5])
+    rows = pq.read_table(tmp_path / "switch" / "wave.frames.parquet").to_pylist()
+    assert [row["setting_weight[conv3]"] for row in rows] == [0, 0, 0, 0, 0, 0.5, 1, 1]
+    assert [row["setting_weight[conv2]"] for row in rows] == [1, 1, 1, 1, 1, 0.5, 0, 0]
+    # The frames carry the schedule: a dream made from one reads it back.
+    stamp = read_stamp((tmp_path / "switch" / "wave_frames" / "000005.png").read_bytes())
+    assert stamp["sequence"]["schedule"] == {"layers": {"fade": 2, "keyframes": [[0, "conv2:1.0"], [4, "conv3:1.0"]]}}
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline.config import JobConfig
+    from pipeline.options import DreamOptions
+
+    again = PipelineOptions(["--input=x", "--output=y", f"--params_from={tmp_path / 'switch' / 'wave.gif'}",
+                             f"--model={model_file}"])
+    assert JobConfig.from_options(again.view_as(DreamOptions)).sequence.schedule == Schedule.parse([switch])
+
+
+def test_a_params_files_schedule_is_used_and_the_command_line_wins_per_setting(tmp_path):
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline.config import ConfigError, JobConfig
+    from pipeline.options import DreamOptions
+
+    params = tmp_path / "params.yaml"
+    params.write_text("iterations: 2\nschedule:\n  step: '0:1,10:3'\n"
+                      "  jitter: {interpolation: step, keyframes: [[0, 4], [5, 8]]}\n"
+                      "  weight[conv3]: '0:1,9:0'\n")
+
+    def schedule(*args: str) -> Schedule | None:
+        options = PipelineOptions(["--input=x", "--output=y", "--layers=conv2,conv3", *args]).view_as(DreamOptions)
+        return JobConfig.from_options(options).sequence.schedule
+
+    from_file = schedule(f"--params={params}")
+    assert from_file is not None and from_file.values_at(5) == {"step": 2.0, "jitter": 8, "weight[conv3]": pytest.approx(4 / 9)}
+    assert from_file == schedule(f"--params={params}", "--schedule=step=0:1,10:3", "--schedule=jitter@step=0:4,5:8",
+                                 "--schedule=weight[conv3]=0:1,9:0")
+    over = schedule(f"--params={params}", "--schedule=step=0:5")
+    assert over is not None and over.values_at(5)["step"] == 5.0 and over.values_at(5)["jitter"] == 8
+    assert Schedule.from_mapping(from_file.as_record()) == from_file  # a record's form reads back
+    for text, message in (
+        ("schedule: {step: [1, 2]}", r"^'schedule' in --params: step must be keyframes as text"),
+        ("schedule: [step]", r"^'schedule' in --params must be a mapping"),
+        ("schedule: {'weight[conv9]': '0:1'}", r"^--schedule weight\[conv9\]: not among the job's layers \(conv2, conv3\)"),
+    ):
+        params.write_text(text + "\n")
+        with pytest.raises(ConfigError, match=message):
+            schedule(f"--params={params}")
+    with pytest.raises(ConfigError, match="^--layers and --schedule layers=... both set the layers: give one$"):
+        schedule("--schedule=layers=0:conv2;4:conv3")
+
+
+def test_layer_switches_read_check_and_weigh_exactly():
+    switch = Schedule.parse(["layers@fade4=2:a;10:b:2,a:0.5;20:c"])
+    assert [term.key for term in switch.job_layers(())] == ["a", "b", "c"]
+    assert [term.weight for term in switch.job_layers(())] == [1.0, 0.0, 0.0]  # frame 0: the first keyframe's
+    weights = [switch.layer_weights(f) for f in (0, 9, 10, 11, 14, 19, 20, 22, 24, 99)]
+    assert [w["a"] for w in weights] == [1, 1, 1, 0.875, 0.5, 0.5, 0.5, 0.25, 0, 0]
+    assert [w["b"] for w in weights] == [0, 0, 0, 0.5, 2, 2, 2, 1, 0, 0]
+    assert [w["c"] for w in weights] == [0, 0, 0, 0, 0, 0, 0, 0.5, 1, 1]
+    assert switch.values_at(11) == {"weight[a]": 0.875, "weight[b]": 0.5, "weight[c]": 0.0}
+    cut = Schedule.parse(["layers=0:a;3:b"])
+    assert [cut.layer_weights(f) for f in (2, 3)] == [{"a": 1.0, "b": 0.0}, {"a": 0.0, "b": 1.0}]
+    assert Schedule.parse(["step=0:1"]).job_layers(parse_layers("a,b")) == parse_layers("a,b")
+    assert not Schedule.parse(["step=0:1"]).weighs_layers and Schedule.parse(["weight[a]=0:1"]).weighs_layers
+    for bad, message in (
+        ("layers@smooth=0:a", "--schedule 'layers@smooth=0:a': layers take @fadeN (cross-fade over N frames), not @smooth"),
+        ("layers@fade4=0:a;3:b", "--schedule 'layers@fade4=0:a;3:b': keyframes must be at frames >= 0, ascending, "
+                                 "at least the fade (4 frames) apart"),
+        ("layers=0:a;0:b", "--schedule 'layers=0:a;0:b': keyframes must be at frames >= 0, ascending"),
+        ("layers=x:a", "--schedule 'layers=x:a': 'x:a' is not FRAME:LAYERS (keyframes apart by ';', "
+                       "e.g. 'layers=0:mixed3;48:mixed5:2,mixed4')"),
+        ("layers=0:class[3]", "--schedule 'layers=0:class[3]': class terms cannot be scheduled, only layers"),
+        ("weight[a:2]=0:1", "--schedule 'weight[a:2]=0:1': weight[...] names one term of --layers, e.g. weight[mixed4]"),
+    ):
+        with pytest.raises(ValueError) as refused:
+            Schedule.parse([bad])
+        assert str(refused.value) == message
+    with pytest.raises(ValueError, match=r"^--schedule layers=\.\.\. sets every layer's weight: no weight\[\.\.\.\] beside it$"):
+        Schedule.parse(["layers=0:a", "weight[a]=0:1"])
+    with pytest.raises(ValueError, match="not among the job's layers"):
+        Schedule.parse(["weight[c]=0:1"]).job_layers(parse_layers("a,b"))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
 
 from transforms.dream import launch_models
 from transforms.dream.class_names import CLASS_TERM
@@ -12,6 +11,7 @@ from transforms.dream.models import ModelSpec, get_model_spec, is_model_file
 from transforms.dream.presets import Preset
 from transforms.fetch import DEFAULT_HTTP_TIMEOUT_S, read_bytes
 from transforms.imaging import decode_image
+from transforms.mask_frames import first_mask
 from transforms.recipe import Recipe
 from transforms.weights import stage_weights
 
@@ -30,9 +30,9 @@ def load_guide(uri: str, allow_private_urls: bool = False,
 
 def load_mask(uri: str, allow_private_urls: bool = False,
               http_timeout: float = DEFAULT_HTTP_TIMEOUT_S) -> np.ndarray:
-    """The mask as uint8 greyscale: any image, decoded like an input, then its luminance."""
-    rgb = load_guide(uri, allow_private_urls, http_timeout)
-    return np.asarray(Image.fromarray(rgb, "RGB").convert("L"))
+    """The mask as uint8 greyscale: any image, decoded like an input, then its luminance (a
+    mask folder's, animation's or video's first frame: sequences take the others, mask_frames)."""
+    return first_mask(uri, timeout_s=http_timeout, allow_private_urls=allow_private_urls)
 
 
 def build_dreamer(recipe: Recipe) -> Dreamer:

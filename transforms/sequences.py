@@ -40,6 +40,7 @@ from transforms.frames import (
     read_frames,
 )
 from transforms.imaging import decode_image, encode_image, fit_within, fitted_size
+from transforms.mask_frames import mask_frames
 from transforms.recipe import Recipe
 from transforms.records import error_record
 from transforms.resume import read_record, record_path
@@ -163,6 +164,7 @@ class DreamSegments(DreamStage):
     ) -> None:
         super().__init__(recipes, untiled_max_pixels, require_gpu)
         self._settings = settings
+        self._mask_uris = {name: recipe.preset.mask for name, recipe in recipes.items()}
         self._output_dir = output_dir
         self._keys = dict(sequence_keys)
         self._max_size, self._max_pixels, self._max_bytes = max_size, max_pixels, max_bytes
@@ -203,8 +205,9 @@ class DreamSegments(DreamStage):
             data = read_bytes(source.uri, self._max_bytes) if element.info.kind == "animation" else None
             frames = read_frames(source.uri, element.info, first, element.stop, self._settings.frame_step,
                                  self._max_size, self._max_pixels, data)
+            masks = self._mask_frames(element, first, self._settings.frame_step)
             dreamed_frames = dream_frames(dreamer, frames, params, self._temporal, self._settings.warm_iterations,
-                                          self._settings.schedule)
+                                          self._settings.schedule, masks)
         warm_frames: list[int] = []
         for dreamed in dreamed_frames:
             image = encode_image(dreamed.result.image, "png")
@@ -258,7 +261,16 @@ class DreamSegments(DreamStage):
         if start:
             previous = decode_image(read_bytes(frame_path(self._output_dir, source.stem, element.number, start - 1))).rgb
         return zoom_frames(dreamer, still, params, element.stop, self._settings.zoom_scale,
-                           self._settings.warm_iterations, start, previous, self._settings.schedule)
+                           self._settings.warm_iterations, start, previous, self._settings.schedule,
+                           self._mask_frames(element, start, 1))
+
+    def _mask_frames(self, element: Segment, first: int, frame_step: int) -> Iterator[Any] | None:
+        """The segment's masks from frame `first`, when its recipe's mask changes per frame."""
+        uri = self._mask_uris.get(element.source.recipe)
+        if not uri:
+            return None
+        return mask_frames(uri, element.info.frame_count, first, element.stop, frame_step,
+                           self._settings.max_frames, self._max_pixels)
 
 
 class WriteSequences(FallibleStage):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 from PIL import Image
@@ -147,7 +147,25 @@ class Dreamer:
                                    trainable=False)
                 for index, term in enumerate(self._layer_terms) if term.channels is None
             }
+        # The layer terms' weights as data the loss reads: a schedule changes them per frame
+        # without a new graph (set_layer_weights).
+        self._layer_weights = tf.Variable([float(term.weight) for term in self._layer_terms] or [0.0],
+                                          trainable=False, dtype=tf.float32)
         self._ascents: dict[tuple, object] = {}
+
+    def layer_weights(self) -> dict[str, float]:
+        """{term key (`mixed5[3,7]`): weight} of the layer terms, as the dream uses them now."""
+        return {term.key: float(w) for term, w in zip(self._layer_terms, self._layer_weights.numpy(), strict=False)}
+
+    def set_layer_weights(self, weights: Mapping[str, float]) -> None:
+        """Weigh the layer terms named (by key) anew; the others keep their weights."""
+        unknown = sorted(set(weights) - {term.key for term in self._layer_terms})
+        if unknown:
+            raise ValueError(f"no layer term {', '.join(unknown)} in this dream's layers "
+                             f"({', '.join(term.key for term in self._layer_terms)})")
+        current = self.layer_weights()
+        current.update(weights)
+        self._layer_weights.assign([current[term.key] for term in self._layer_terms])
 
     def _features(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
         return self._extractor(images) if self._extractor is not None else {}
@@ -158,13 +176,14 @@ class Dreamer:
         feature maps lose `border` pixels on each side first."""
         features_of, terms, guide_features = self._features, self._layer_terms, self._guide_features
         channel_masks, classifier, class_terms = self._channel_masks, self._classifier, self._class_terms
+        weights = self._layer_weights
 
         def loss_fn(images: tf.Tensor) -> tf.Tensor:
             features = features_of(images)
             if guide_features is not None:
-                loss = guide_loss(features, terms, guide_features, border)
+                loss = guide_loss(features, terms, guide_features, border, weights)
             else:
-                loss = dream_loss(features, terms, objective, border, channel_masks)
+                loss = dream_loss(features, terms, objective, border, channel_masks, weights)
             if class_terms and classifier is not None:
                 loss += class_loss(class_scores(classifier, images), class_terms)
             return loss - tv_weight * total_variation(images) if tv_weight else loss

@@ -18,9 +18,14 @@ class LayerTerm:
     weight: float = 1.0
     channels: tuple[int, ...] | None = None
 
-    def __str__(self) -> str:
+    @property
+    def key(self) -> str:
+        """The term without its weight (`mixed5[12,40]`): how a schedule names it."""
         channels = f"[{','.join(map(str, self.channels))}]" if self.channels is not None else ""
-        return f"{self.name}{channels}:{self.weight:g}"
+        return f"{self.name}{channels}"
+
+    def __str__(self) -> str:
+        return f"{self.key}:{self.weight:g}"
 
     def as_record(self) -> dict[str, Any]:
         return {

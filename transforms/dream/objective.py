@@ -38,12 +38,14 @@ def term_activation(features: Mapping[str, tf.Tensor], term: LayerTerm, border: 
 def dream_loss(
     features: Mapping[str, tf.Tensor], terms: LayersLike, objective: str = "mean_square",
     border: int = BORDER, channel_masks: Mapping[int, tf.Variable] | None = None,
+    weights: tf.Tensor | None = None,
 ) -> tf.Tensor:
     """Per image: sum over terms of weight * mean(square(cropped activation)) (the seed), of
     weight * mean(cropped activation) with objective "mean" (the TF tutorial), or of weight *
     sum(square(cropped activation)) / size of the uncropped map ("mean_square_full_map",
     keras.io's example as written). `channel_masks[i]` (B x C of 0 and 1, picked per image,
-    channel_pick.py) narrows term i to its picked channels: the mean is over those alone."""
+    channel_pick.py) narrows term i to its picked channels: the mean is over those alone.
+    `weights[i]` (data, so a schedule can change it per frame) replaces term i's own weight."""
     loss = 0.0
     for index, term in enumerate(as_terms(terms)):
         activation = term_activation(features, term, border)
@@ -60,7 +62,7 @@ def dream_loss(
             value = tf.reduce_sum(tf.square(activation), axis=[1, 2, 3]) / size
         else:
             raise ValueError(f"unknown objective {objective!r}; valid: {', '.join(OBJECTIVES)}")
-        loss += term.weight * value
+        loss += (term.weight if weights is None else weights[index]) * value
     return loss
 
 
@@ -89,6 +91,7 @@ def guide_loss(
     terms: Sequence[LayerTerm],
     guide_features: Sequence[tf.Tensor],
     border: int = BORDER,
+    weights: tf.Tensor | None = None,
 ) -> tf.Tensor:
     """Guided dreaming (Google's original `objective_guide`): every feature vector of the image
     moves towards the guide's feature vector it already matches best.
@@ -98,9 +101,10 @@ def guide_loss(
     `guide_features[i]` holds term i's guide vectors, QxC.
     """
     loss = 0.0
-    for term, guide in zip(terms, guide_features, strict=True):
+    for index, (term, guide) in enumerate(zip(terms, guide_features, strict=True)):
         scores = tf.einsum("bhwc,qc->bhwq", term_activation(features, term, border), guide)
-        loss += term.weight * tf.reduce_mean(tf.reduce_max(scores, axis=-1), axis=[1, 2])
+        weight = term.weight if weights is None else weights[index]
+        loss += weight * tf.reduce_mean(tf.reduce_max(scores, axis=-1), axis=[1, 2])
     return loss
 
 
