@@ -75,7 +75,8 @@ class DreamOptions(PipelineOptions):
             "--schedule", action="append", default=None, metavar="NAME[@linear|step|smooth]=F:V,F:V",
             help="Keyframe a setting over a sequence's frames, e.g. 'step=0:1.5,48:4,96:1.5' or "
             "'zoom_scale@smooth=0:1.02,50:1.1'; repeatable, one per setting (step, iterations, "
-            "jitter, octave_scale, blend, zoom_scale, weight[LAYER]), or the layers themselves: "
+            "jitter, octave_scale, tv_weight, random_rotate, random_scale_min/max, blend, zoom_scale, "
+            "weight[LAYER]), or the layers themselves: "
             "'layers@fade12=0:mixed3;48:mixed5:2,mixed4' (cross-faded over 12 frames). Replaces "
             "the params file's 'schedule' setting by setting.",
         )

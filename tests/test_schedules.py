@@ -1,6 +1,8 @@
 """--schedule: keyframed settings over a sequence's frames."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -109,8 +111,9 @@ def test_schedule_values_bounds_and_messages_exactly():
     for bad, message in (
         ("step", "--schedule 'step': write NAME=FRAME:VALUE,FRAME:VALUE,... (e.g. 'step=0:1.5,48:4'), "
                  "NAME@smooth=... or NAME@step=... to interpolate otherwise"),
-        ("seed=0:1", "--schedule 'seed' is not schedulable; valid: step, iterations, jitter, octave_scale, blend, "
-                     "zoom_scale, weight[LAYER], layers (other settings would recompile the dream every frame)"),
+        ("seed=0:1", "--schedule 'seed' is not schedulable; valid: step, iterations, jitter, octave_scale, tv_weight, "
+                     "random_rotate, random_scale_min, random_scale_max, blend, zoom_scale, weight[LAYER], layers "
+                     "(other settings would recompile the dream every frame)"),
         ("step@cubic=0:1", "--schedule 'step@cubic=0:1': unknown interpolation 'cubic'; valid: linear, step, smooth"),
         ("step=0:1,x", "--schedule 'step=0:1,x': 'x' is not FRAME:VALUE"),
         ("step=-1:1,4:2", "--schedule 'step=-1:1,4:2': keyframes must be at frames >= 0, ascending"),
@@ -124,8 +127,8 @@ def test_schedule_values_bounds_and_messages_exactly():
 
 
 def test_a_zero_weighted_term_leaves_exactly_the_dream_of_the_others(tiny_model, photo):
-    """Layer weights are data: zero one term and the dream is, bit for bit, the dream of
-    the rest alone; weights come back after a scheduled sequence."""
+    """Layer weights are data: zero one term for a dream and it is, bit for bit, the dream
+    of the rest alone; the next dream has the terms' own weights again."""
     from transforms.dream.engine import Dreamer
     from transforms.dream.preprocessing import Preprocessing
     from transforms.dream.sequence import dream_frames
@@ -136,17 +139,58 @@ def test_a_zero_weighted_term_leaves_exactly_the_dream_of_the_others(tiny_model,
     alone = Dreamer(tiny_model, "conv3:2", units, min_input_size=8).dream(photo, params)
     mixed = both.dream(photo, params)
     assert np.abs(mixed.image.astype(int) - alone.image).mean() > 0.5  # conv2 counts while weighted
-    both.set_layer_weights({"conv2": 0.0})
-    assert np.array_equal(both.dream(photo, params).image, alone.image)
-    assert both.layer_weights() == {"conv2": 0.0, "conv3": 2.0}
+    assert np.array_equal(both.dream(photo, params, layer_weights={"conv2": 0.0}).image, alone.image)
+    assert np.array_equal(both.dream(photo, params).image, mixed.image)
+    assert both.layer_weights({"conv2": 0.0}) == {"conv2": 0.0, "conv3": 2.0}
     with pytest.raises(ValueError, match=r"no layer term conv9 in this dream's layers \(conv2, conv3\)"):
-        both.set_layer_weights({"conv9": 1.0})
-    both.set_layer_weights({"conv2": 1.0})
+        both.dream(photo, params, layer_weights={"conv9": 1.0})
     schedule = Schedule.parse(["weight[conv2]=0:0,1:0"])
     (frame,) = list(dream_frames(both, [(0, photo)], params, schedule=schedule))
     assert np.array_equal(frame.result.image, alone.image) and frame.settings == {"weight[conv2]": 0.0}
-    assert both.layer_weights() == {"conv2": 1.0, "conv3": 2.0}  # its own again for the job's other inputs
     assert np.array_equal(both.dream(photo, params).image, mixed.image)
+
+
+def test_threads_sharing_a_dreamer_each_get_the_dream_of_their_own_settings(tiny_model, photo):
+    """A worker's threads share one Dreamer; the weights, total variation and transform
+    each dream sets are its own while it runs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from transforms.dream.engine import Dreamer
+    from transforms.dream.preprocessing import Preprocessing
+
+    dreamer = Dreamer(tiny_model, "conv2:1,conv3:2", Preprocessing("inception"), min_input_size=8)
+    base = DreamParams(octaves=1, iterations=4, step=2.0, jitter=0, max_loss=None)
+    settings = [({"conv2": 0.0}, dataclasses.replace(base, tv_weight=0.5)),
+                ({"conv3": 0.0}, dataclasses.replace(base, tv_weight=2.0, random_rotate=5.0))]
+    expected = [dreamer.dream(photo, params, weights).image for weights, params in settings]
+    assert not np.array_equal(*expected)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda k: dreamer.dream(photo, settings[k % 2][1], settings[k % 2][0]).image,
+                                range(8)))
+    for k, image in enumerate(results):
+        assert np.array_equal(image, expected[k % 2]), k
+
+
+def test_total_variation_and_the_random_transform_are_data(tiny_model, photo):
+    """A new tv_weight or turn compiles nothing and dreams exactly as a fresh Dreamer does."""
+    from transforms.dream.engine import Dreamer
+    from transforms.dream.preprocessing import Preprocessing
+
+    def fresh() -> Dreamer:
+        return Dreamer(tiny_model, "conv3", Preprocessing("inception"), min_input_size=8)
+
+    base = DreamParams(octaves=1, iterations=3, step=2.0, jitter=0, max_loss=None)
+    first, second = (dataclasses.replace(base, tv_weight=w, random_rotate=r, random_scale_min=lo,
+                                         random_scale_max=1.1) for w, r, lo in ((0.2, 3.0, 0.9), (3.0, 8.0, 0.95)))
+    dreamer = fresh()
+    dreamer.dream(photo, first)
+    again = dreamer.dream(photo, second)
+    assert len(dreamer._ascents) == 1  # one graph for both settings
+    assert np.array_equal(again.image, fresh().dream(photo, second).image)
+    assert not np.array_equal(again.image, fresh().dream(photo, first).image)
+    for off in ({"tv_weight": 0.0}, {"random_rotate": 0.0}):  # each of them counts
+        assert not np.array_equal(again.image, fresh().dream(photo, dataclasses.replace(second, **off)).image)
+    assert np.array_equal(dreamer.dream(photo, base).image, fresh().dream(photo, base).image)  # off: its own graph
 
 
 def test_layers_switch_at_a_keyframe_cross_faded(model_file, tmp_path):

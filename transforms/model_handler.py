@@ -100,7 +100,7 @@ class DeepDreamModelHandler(ModelHandler[np.ndarray, PredictionResult, Dreamer])
         for indices in by_shape.values():
             images = [batch[i] for i in indices]
             # Masks only when given: a Dreamer-like model without them works as before.
-            extra = {"masks": [masks[i] for i in indices]} if masks is not None else {}
+            extra: dict[str, Any] = {"masks": [masks[i] for i in indices]} if masks is not None else {}
             for i, result in zip(indices, model.dream_batch(images, self.params_for(images), **extra), strict=True):
                 results[i] = result
         return [PredictionResult(rgb, result) for rgb, result in zip(batch, results, strict=True)]

@@ -9,7 +9,7 @@ recorded on its own, so a batch dreams exactly as its images would one by one.
 from __future__ import annotations
 
 import logging
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -134,6 +134,20 @@ class RandomTransform(NamedTuple):
         return self.scale_min != 1.0 or self.scale_max != 1.0 or self.degrees != 0.0
 
 
+class TransformRange(NamedTuple):
+    """A RandomTransform as the ascent reads it, each value a float or a scalar tf.Variable
+    (data: a schedule changes it per frame without a new graph). The span is max - min as
+    Python computes it, so a variable holds the very float32 the constant was."""
+
+    scale_min: Any
+    scale_span: Any
+    degrees: Any
+
+    @classmethod
+    def of(cls, transform: RandomTransform) -> TransformRange:
+        return cls(transform.scale_min, transform.scale_max - transform.scale_min, transform.degrees)
+
+
 class _NoRetracingAdvice(logging.Filter):
     """Each octave's image size is a trace of its own (a few per image, cached): TensorFlow's
     'triggered tf.function retracing' advice is expected here and nothing a user can act on."""
@@ -152,7 +166,7 @@ def compile_octave_ascent(
     jit: bool = False,
     tiling: str | None = None,
     loss_scale: float = 1.0,
-    random_transform: RandomTransform = RandomTransform(),
+    random_transform: RandomTransform | TransformRange | None = None,
     pixel_bounds: tuple[np.ndarray, np.ndarray] | None = None,
     masked: bool = False,
     parameterization: str = "pixel",
@@ -169,6 +183,8 @@ def compile_octave_ascent(
     """
     normalize = normalizer(rule)
     reparameterize = gradient_filter(parameterization)
+    if isinstance(random_transform, RandomTransform):
+        random_transform = TransformRange.of(random_transform) if random_transform.active else None
     if step_mode not in STEP_MODES:
         raise ValueError(f"unknown step_mode {step_mode!r}; valid: {', '.join(STEP_MODES)}")
     if tiling not in (None, *TILE_GRIDS):
@@ -218,10 +234,9 @@ def compile_octave_ascent(
             shift = jitter_shift(seed, i, jitter)
             # Rolls copy the whole image: skipped without jitter (big images, tight memory).
             rolled = tf.cond(jitter > 0, lambda: tf.roll(images, shift, axis=[1, 2]), lambda: images)
-            if random_transform.active:  # Python False when off: not in the graph at all
+            if random_transform is not None:  # Python None when off: not in the graph at all
                 draws = tf.random.stateless_uniform([2], step_seed(seed, i, 2))
-                scale = random_transform.scale_min + draws[0] * (
-                    random_transform.scale_max - random_transform.scale_min)
+                scale = random_transform.scale_min + draws[0] * random_transform.scale_span
                 degrees = (2.0 * draws[1] - 1.0) * random_transform.degrees
                 with tf.GradientTape() as tape:
                     tape.watch(rolled)
@@ -237,7 +252,7 @@ def compile_octave_ascent(
                 loss, grads = tiled_loss_and_gradient(gradient, seen, tile_size, offset)
             else:
                 loss, grads = gradient(seen)
-            if random_transform.active:  # the gradient back through the same zoom and turn
+            if random_transform is not None:  # the gradient back through the same zoom and turn
                 grads = tape.gradient(seen, rolled, output_gradients=grads)
             grads = tf.cond(jitter > 0, lambda: tf.roll(grads, -shift, axis=[1, 2]), lambda: grads)
             if reparameterize is not None:  # Python None for pixels: not in the graph at all

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Mapping, Sequence
@@ -9,7 +10,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from transforms.dream.ascent import LossFn, RandomTransform, compile_octave_ascent
+from transforms.dream.ascent import LossFn, RandomTransform, TransformRange, compile_octave_ascent
 from transforms.dream.channel_pick import ChannelPick, channel_mask, pick_channels
 from transforms.dream.class_names import class_names_for, top_classes
 from transforms.dream.classes import (
@@ -147,33 +148,38 @@ class Dreamer:
                                    trainable=False)
                 for index, term in enumerate(self._layer_terms) if term.channels is None
             }
-        # The layer terms' weights as data the loss reads: a schedule changes them per frame
-        # without a new graph (set_layer_weights).
+        # The layer terms' weights as data the loss reads: a dream may weigh them anew (a
+        # schedule, per frame) without a new graph.
         self._layer_weights = tf.Variable([float(term.weight) for term in self._layer_terms] or [0.0],
                                           trainable=False, dtype=tf.float32)
+        # Likewise the total-variation weight and the random zoom and turn, set from each
+        # dream's params: a new value compiles nothing (only turning one on or off does).
+        self._tv_weight = tf.Variable(0.0, trainable=False)
+        self._transform = TransformRange(*(tf.Variable(0.0, trainable=False) for _ in TransformRange._fields))
+        # Those variables (and the picked channels') are set for each dream: one dream at a
+        # time per Dreamer, which a worker's threads share.
+        self._dreaming = threading.Lock()
         self._ascents: dict[tuple, object] = {}
 
-    def layer_weights(self) -> dict[str, float]:
-        """{term key (`mixed5[3,7]`): weight} of the layer terms, as the dream uses them now."""
-        return {term.key: float(w) for term, w in zip(self._layer_terms, self._layer_weights.numpy(), strict=False)}
-
-    def set_layer_weights(self, weights: Mapping[str, float]) -> None:
-        """Weigh the layer terms named (by key) anew; the others keep their weights."""
-        unknown = sorted(set(weights) - {term.key for term in self._layer_terms})
+    def layer_weights(self, changes: Mapping[str, float] | None = None) -> dict[str, float]:
+        """{term key (`mixed5[3,7]`): weight} of the layer terms, with `changes` (by key) in
+        place of their own weights."""
+        weights = {term.key: term.weight for term in self._layer_terms}
+        unknown = sorted(set(changes or ()) - set(weights))
         if unknown:
-            raise ValueError(f"no layer term {', '.join(unknown)} in this dream's layers "
-                             f"({', '.join(term.key for term in self._layer_terms)})")
-        current = self.layer_weights()
-        current.update(weights)
-        self._layer_weights.assign([current[term.key] for term in self._layer_terms])
+            raise ValueError(f"no layer term {', '.join(unknown)} in this dream's layers ({', '.join(weights)})")
+        return {**weights, **(changes or {})}
 
     def _features(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
         return self._extractor(images) if self._extractor is not None else {}
 
-    def objective(self, objective: str = "mean_square", tv_weight: float = 0.0, border: int = BORDER) -> LossFn:
+    def objective(self, objective: str = "mean_square", tv_weight: float | tf.Variable = 0.0,
+                  border: int = BORDER) -> LossFn:
         """images -> loss per image: the guide's dot product when there is a guide, else the
-        layers' activations (mean of squares, or mean), less tv_weight x total variation;
-        feature maps lose `border` pixels on each side first."""
+        layers' activations (mean of squares, or mean), less tv_weight x total variation (a
+        number, 0 for none, or a variable read at every step); feature maps lose `border`
+        pixels on each side first."""
+        penalised = isinstance(tv_weight, tf.Variable) or bool(tv_weight)
         features_of, terms, guide_features = self._features, self._layer_terms, self._guide_features
         channel_masks, classifier, class_terms = self._channel_masks, self._classifier, self._class_terms
         weights = self._layer_weights
@@ -186,7 +192,7 @@ class Dreamer:
                 loss = dream_loss(features, terms, objective, border, channel_masks, weights)
             if class_terms and classifier is not None:
                 loss += class_loss(class_scores(classifier, images), class_terms)
-            return loss - tv_weight * total_variation(images) if tv_weight else loss
+            return loss - tv_weight * total_variation(images) if penalised else loss
 
         return loss_fn
 
@@ -207,35 +213,52 @@ class Dreamer:
         return cls.from_spec(get_model_spec(name), **kwargs)
 
     def _ascent(self, params: DreamParams, masked: bool = False):
-        """One compiled octave loop per gradient rule, step mode, tiling and mask, built on first use."""
+        """One compiled octave loop per gradient rule, step mode, tiling and mask, built on
+        first use, with params' tv_weight and random transform set for it to read."""
         rule = GradientRule(params.grad_norm, params.clip_min, params.clip_max, params.clip_norm,
                             params.lap_levels, params.grad_blur, params.grad_eps)
         transform = RandomTransform(params.random_scale_min, params.random_scale_max, params.random_rotate)
         tiling = params.tile_grid if params.tile_size > 0 else None
         bounds = self.preprocessing.pixel_bounds() if params.clip_pixels else None
-        key = (rule, params.step_mode, tiling, params.objective, params.tv_weight,
-               params.activation_border, transform, params.clip_pixels, masked, self.parameterization)
+        # The values of tv_weight and the transform are data (set below); on or off is graph.
+        key = (rule, params.step_mode, tiling, params.objective, params.tv_weight > 0,
+               params.activation_border, transform.active, params.clip_pixels, masked, self.parameterization)
+        self._tv_weight.assign(params.tv_weight)
+        for variable, value in zip(self._transform, TransformRange.of(transform), strict=True):
+            variable.assign(value)
         if key not in self._ascents:
             # XLA cannot compile the tile loop (data-dependent tile shapes): tiled dreams run
             # without it.
             self._ascents[key] = compile_octave_ascent(
-                self.objective(params.objective, params.tv_weight, params.activation_border),
+                self.objective(params.objective, self._tv_weight if params.tv_weight else 0.0,
+                               params.activation_border),
                 rule, params.step_mode, self.jit and not tiling, tiling=tiling,
-                loss_scale=LOSS_SCALE[self.precision], random_transform=transform,
+                loss_scale=LOSS_SCALE[self.precision],
+                random_transform=self._transform if transform.active else None,
                 pixel_bounds=bounds, masked=masked, parameterization=self.parameterization,
             )
         return self._ascents[key]
 
-    def dream(self, rgb: np.ndarray, params: DreamParams = DreamParams()) -> DreamResult:
+    def dream(self, rgb: np.ndarray, params: DreamParams = DreamParams(),
+              layer_weights: Mapping[str, float] | None = None) -> DreamResult:
         """Dream on a uint8 HxWx3 RGB image; returns an image of the same size (of the
         largest octave with params.keep_upscaled)."""
-        return self.dream_batch([rgb], params)[0]
+        return self.dream_batch([rgb], params, layer_weights=layer_weights)[0]
 
     def dream_batch(self, images: Sequence[np.ndarray], params: DreamParams = DreamParams(),
-                    masks: Sequence[np.ndarray | None] | None = None) -> list[DreamResult]:
+                    masks: Sequence[np.ndarray | None] | None = None,
+                    layer_weights: Mapping[str, float] | None = None) -> list[DreamResult]:
         """Dream on same-size uint8 HxWx3 images in one pass each step; each result is the
         one `dream` gives for that image alone (same seed, same rolls). `masks`: one per
-        image (uint8 greyscale, or None for the Dreamer's own mask) in place of the Dreamer's."""
+        image (uint8 greyscale, or None for the Dreamer's own mask) in place of the Dreamer's.
+        `layer_weights`: {term key: weight} in place of those terms' own, for this dream."""
+        weights = self.layer_weights(layer_weights)
+        with self._dreaming:
+            self._layer_weights.assign([weights[term.key] for term in self._layer_terms] or [0.0])
+            return self._dream_batch(images, params, masks)
+
+    def _dream_batch(self, images: Sequence[np.ndarray], params: DreamParams,
+                     masks: Sequence[np.ndarray | None] | None) -> list[DreamResult]:
         if not images:
             return []
         for rgb in images:

@@ -24,7 +24,8 @@ from transforms.dream.layers import LayerTerm, parse_layers
 from transforms.dream.params import DreamParams
 
 # Loop settings (DreamParams fields) and sequence settings (blend, zoom_scale) that may change per frame.
-LOOP_SETTINGS = ("step", "iterations", "jitter", "octave_scale")
+LOOP_SETTINGS = ("step", "iterations", "jitter", "octave_scale", "tv_weight", "random_rotate",
+                 "random_scale_min", "random_scale_max")
 SEQUENCE_SETTINGS = ("blend", "zoom_scale")
 SCHEDULABLE = LOOP_SETTINGS + SEQUENCE_SETTINGS
 WHOLE_NUMBERS = ("iterations", "jitter")

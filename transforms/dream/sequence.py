@@ -6,7 +6,6 @@ held, so memory follows a frame, not the sequence. No Beam here.
 from __future__ import annotations
 
 import dataclasses
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -36,32 +35,17 @@ def warm_settings(params: DreamParams, warm_iterations: int | None = None) -> Dr
     return dataclasses.replace(params, iterations=warm_iterations)
 
 
-@contextmanager
-def scheduled_weights(dreamer: Dreamer, schedule: Schedule | None) -> Iterator[None]:
-    """While a sequence is dreamed, its schedule may weigh the layers per frame
-    (`dream_scheduled`); afterwards the dreamer has its own weights again (it dreams other
-    inputs of the job too)."""
-    if schedule is None or not schedule.weighs_layers:
-        yield
-        return
-    own = dreamer.layer_weights()
-    try:
-        yield
-    finally:
-        dreamer.set_layer_weights(own)
-
-
 def dream_scheduled(dreamer: Dreamer, image: np.ndarray, params: DreamParams, schedule: Schedule | None,
                     index: int, mask: np.ndarray | None = None) -> DreamResult:
     """Frame `index` dreamed with the schedule's loop settings and layer weights at that
     frame, through its own `mask` when the mask changes per frame (else the dreamer's)."""
+    weights = None
     if schedule is not None:
         params = schedule.loop_params(params, index)
-        if schedule.weighs_layers:
-            dreamer.set_layer_weights(schedule.layer_weights(index))
-    if mask is not None:
-        return dreamer.dream_batch([image], params, masks=[mask])[0]
-    return dreamer.dream(image, params)
+        weights = schedule.layer_weights(index) if schedule.weighs_layers else None
+    if mask is None and weights is None:
+        return dreamer.dream(image, params)
+    return dreamer.dream_batch([image], params, masks=None if mask is None else [mask], layer_weights=weights)[0]
 
 
 def frame_masks(masks: Iterable[np.ndarray] | None) -> Iterator[np.ndarray | None]:
@@ -91,15 +75,13 @@ def dream_frames(
     previous_input: np.ndarray | None = None
     previous_dream: np.ndarray | None = None
     per_frame = frame_masks(masks)
-    with scheduled_weights(dreamer, schedule):
-        for index, frame in frames:
-            frame_temporal = temporal
-            if schedule is not None:
-                frame_temporal = dataclasses.replace(
-                    temporal, blend=schedule.sequence_value("blend", index, temporal.blend))
-            start, occluded = start_frame(previous_input, previous_dream, frame, frame_temporal)
-            warm = previous_dream is not None and temporal.temporal != "none" and frame_temporal.blend > 0
-            result = dream_scheduled(dreamer, start, warm_params if warm else params, schedule, index,
-                                     next(per_frame))
-            previous_input, previous_dream = frame, result.image
-            yield DreamedFrame(index, result, occluded, warm, schedule.values_at(index) if schedule else None)
+    for index, frame in frames:
+        frame_temporal = temporal
+        if schedule is not None:
+            frame_temporal = dataclasses.replace(
+                temporal, blend=schedule.sequence_value("blend", index, temporal.blend))
+        start, occluded = start_frame(previous_input, previous_dream, frame, frame_temporal)
+        warm = previous_dream is not None and temporal.temporal != "none" and frame_temporal.blend > 0
+        result = dream_scheduled(dreamer, start, warm_params if warm else params, schedule, index, next(per_frame))
+        previous_input, previous_dream = frame, result.image
+        yield DreamedFrame(index, result, occluded, warm, schedule.values_at(index) if schedule else None)

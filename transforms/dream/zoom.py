@@ -11,7 +11,7 @@ from PIL import Image
 from transforms.dream.engine import Dreamer
 from transforms.dream.params import DreamParams
 from transforms.dream.schedule import Schedule
-from transforms.dream.sequence import DreamedFrame, dream_scheduled, frame_masks, scheduled_weights, warm_settings
+from transforms.dream.sequence import DreamedFrame, dream_scheduled, frame_masks, warm_settings
 
 
 def zoom_in(rgb: np.ndarray, scale: float) -> np.ndarray:
@@ -41,9 +41,8 @@ def zoom_frames(
 
     frame = still if start == 0 or previous is None else zoom_in(previous, scale_at(start))
     per_frame = frame_masks(masks)
-    with scheduled_weights(dreamer, schedule):
-        for index in range(start, count):
-            result = dream_scheduled(dreamer, frame, params if index == 0 else warm_params, schedule, index,
-                                     next(per_frame))
-            yield DreamedFrame(index, result, 0.0, index > 0, schedule.values_at(index) if schedule else None)
-            frame = zoom_in(result.image, scale_at(index + 1))
+    for index in range(start, count):
+        result = dream_scheduled(dreamer, frame, params if index == 0 else warm_params, schedule, index,
+                                 next(per_frame))
+        yield DreamedFrame(index, result, 0.0, index > 0, schedule.values_at(index) if schedule else None)
+        frame = zoom_in(result.image, scale_at(index + 1))
