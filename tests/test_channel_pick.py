@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
@@ -11,6 +12,7 @@ from transforms.dream.channel_pick import ChannelPick, pick_channels
 from transforms.dream.engine import Dreamer
 from transforms.dream.params import DreamParams
 from transforms.dream.preprocessing import INCEPTION
+from transforms.parquet_schema import from_parquet_row
 
 PARAMS = DreamParams(octaves=2, octave_scale=1.3, iterations=3, step=5.0, jitter=4, max_loss=None, seed=5)
 
@@ -79,11 +81,14 @@ def test_the_job_records_what_it_picked(model_file, tmp_path, capsys):
     common = [f"--input={tmp_path / 'cat.png'}", f"--model={model_file}", "--layers=conv3:1", "--iterations=2",
               "--octaves=2", "--runner", "FnApiRunner"]
     out = tmp_path / "out"
-    summary = run([*common, f"--output={out}", "--channels=auto:2:weak", "--channel_capture=octave"])
+    summary = run([*common, f"--output={out}", "--channels=auto:2:weak", "--channel_capture=octave",
+                   "--metadata_format=both"])
     assert (summary.dreamed, summary.failed) == (1, 0)
     (record,) = read_jsonl(out / "metadata.jsonl")
     assert (record["channels"], record["channel_capture"]) == ("auto:2:weak", "octave")
     assert [len(picks["conv3"]) for picks in record["picked_channels"]] == [2, 2]
+    (row,) = pq.read_table(out / "metadata.parquet").to_pylist()  # Parquet alone loses nothing
+    assert from_parquet_row(row) == record
     assert main([*common, f"--output={tmp_path / 'never'}", "--channels=auto:0"]) == 2
     assert "auto:N needs N >= 1" in capsys.readouterr().err
     assert main([*common, f"--output={tmp_path / 'never'}", "--channels=auto:2",

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
@@ -15,6 +16,7 @@ from transforms.dream.classes import NoClassifierError, class_scores, classifier
 from transforms.dream.engine import Dreamer
 from transforms.dream.params import DreamParams
 from transforms.dream.preprocessing import INCEPTION
+from transforms.parquet_schema import from_parquet_row
 
 PARAMS = DreamParams(octaves=1, iterations=4, step=5.0, max_loss=None)
 CLASSES = 5
@@ -107,9 +109,11 @@ def test_the_job_dreams_a_class_and_records_the_top_classes(classifier_file, mod
     common = [f"--input={tmp_path / 'cat.png'}", "--iterations=3", "--octaves=1", "--runner", "FnApiRunner"]
     out = tmp_path / "out"
     summary = run([*common, f"--output={out}", f"--model={classifier_file}", "--layers=conv2:1", "--class=3",
-                   "--report"])
+                   "--report", "--metadata_format=both"])
     assert (summary.dreamed, summary.failed) == (1, 0)
     (record,) = read_jsonl(out / "metadata.jsonl")
+    (row,) = pq.read_table(out / "metadata.parquet").to_pylist()  # Parquet alone loses nothing
+    assert from_parquet_row(row) == record
     assert [(t["name"], t["channels"]) for t in record["layers"]] == [("conv2", None), ("class", [3])]
     assert {"input", "dream"} == set(record["top_classes"]) and len(record["top_classes"]["dream"]) == 5
     best_dreamed = record["top_classes"]["dream"][0]

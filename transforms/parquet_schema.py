@@ -23,6 +23,11 @@ OCTAVE = pa.struct([
     ("seconds", pa.float64()),
 ])
 
+# With --channels auto:N: per octave it picked at, {layer: channels} as (layer, channels) rows.
+PICKED = pa.list_(pa.list_(pa.struct([("layer", pa.string()), ("channels", pa.list_(pa.int32()))])))
+# With class terms: the top classes of the input and of the dream.
+TOP_CLASS = pa.list_(pa.struct([("class", pa.int32()), ("score", pa.float64()), ("name", pa.string())]))
+
 METADATA_SCHEMA = pa.schema([
     ("input_uri", pa.string()),
     ("output_uri", pa.string()),
@@ -94,14 +99,28 @@ METADATA_SCHEMA = pa.schema([
     ("device", pa.string()),
     ("worker", pa.string()),
     ("tile_size", pa.int32()),
+    ("picked_channels", PICKED),
+    ("top_classes", pa.struct([("input", TOP_CLASS), ("dream", TOP_CLASS)])),
 ])
+# Held by a record only when set; their columns are null otherwise and dropped on reading.
+_ONLY_WHEN_SET = (*OPTIONAL_SETTINGS, "picked_channels", "top_classes")
 
 
 def to_parquet_row(record: dict[str, Any]) -> dict[str, Any]:
-    return {name: record.get(name) for name in METADATA_SCHEMA.names}
+    row = {name: record.get(name) for name in METADATA_SCHEMA.names}
+    if row["picked_channels"] is not None:
+        row["picked_channels"] = [[{"layer": layer, "channels": channels} for layer, channels in picks.items()]
+                                  for picks in row["picked_channels"]]
+    return row
 
 
 def from_parquet_row(row: dict[str, Any]) -> dict[str, Any]:
-    """Inverse of to_parquet_row: the record as metadata.jsonl holds it (picked channels and
-    top classes, nested per octave and per input, are in metadata.jsonl alone)."""
-    return {name: value for name, value in row.items() if not (name in OPTIONAL_SETTINGS and value is None)}
+    """Inverse of to_parquet_row: the record as metadata.jsonl holds it."""
+    record = {name: value for name, value in row.items() if not (name in _ONLY_WHEN_SET and value is None)}
+    if "picked_channels" in record:
+        record["picked_channels"] = [{pick["layer"]: pick["channels"] for pick in picks}
+                                     for picks in record["picked_channels"]]
+    if "top_classes" in record:  # a class without a name (a .keras head's) has none in JSON either
+        record["top_classes"] = {side: [{k: v for k, v in top.items() if not (k == "name" and v is None)}
+                                        for top in tops] for side, tops in record["top_classes"].items()}
+    return record
