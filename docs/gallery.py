@@ -2,6 +2,7 @@
 
     python docs/gallery.py            # offline VGG16; about a minute on a 2-core AMD EPYC (AVX-512)
     python docs/gallery.py controls   # only docs/gallery/controls.jpg (masks, channels, noise)
+    python docs/gallery.py keyframes  # only docs/gallery/keyframes.jpg (layers switched, a mask per frame)
 """
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from PIL import Image, ImageDraw
 
 from transforms.dream import Dreamer, get_model_spec, get_preset
 from transforms.dream.channel_pick import ChannelPick
+from transforms.dream.schedule import Schedule
+from transforms.dream.sequence import dream_frames
+from transforms.dream.temporal import TemporalParams
+from transforms.dream.zoom import zoom_frames
 from transforms.noise_input import noise_image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +65,7 @@ def main() -> None:
     save_sheet(tiles, TARGET / "gallery.jpg")
     compare_presets(model, spec, ("vgg16", "lapnorm"))
     controls(model, spec)
+    keyframes(model, spec)
 
 
 def controls(model, spec) -> None:
@@ -91,6 +97,35 @@ def controls(model, spec) -> None:
         print(f"{name}: final loss {result.octaves[-1].losses[-1]:.1f}, {result.seconds:.1f} s"
               + (f", picked {result.picked_channels[0]}" if result.picked_channels else ""))
     save_sheet(tiles, TARGET / "controls.jpg")
+
+
+def keyframes(model, spec, frames: int = 6) -> None:
+    """docs/gallery/keyframes.jpg: a zoom whose layers switch from block3_conv3 to block5_conv3
+    (cross-faded over frames 2-4), and frames dreamed through a mask that moves each frame."""
+    photo = Image.open(PHOTO).convert("RGB")
+    still = np.asarray(photo.resize((photo.width // 2, photo.height // 2), Image.Resampling.LANCZOS))
+    height, width = still.shape[:2]
+    jitter = get_preset("vgg16_jitter")
+    switch = Schedule.parse(["layers@fade2=0:block3_conv3;2:block5_conv3"])
+    switched = Dreamer(model, switch.job_layers(()), spec.preprocessing, spec.min_input_size)
+    rows = [[frame.result.image for frame in zoom_frames(switched, still, jitter.params, frames, 1.04,
+                                                         schedule=switch)]]
+    yy, xx = np.mgrid[0:height, 0:width]
+    masks = [np.where((xx - width * (k + 0.5) / frames) ** 2 + (yy - height / 2) ** 2 < (height / 3) ** 2,
+                      255, 0).astype(np.uint8) for k in range(frames)]  # a disc moving left to right
+    masked = Dreamer(model, jitter.layers, spec.preprocessing, spec.min_input_size, mask_feather=4.0)
+    still_frames = [(k, still) for k in range(frames)]  # a still camera, each frame dreamed afresh
+    rows.append([frame.result.image for frame in dream_frames(masked, still_frames, jitter.params,
+                                                              TemporalParams("none"), masks=masks)])
+    captions = ["zoom, layers@fade2=0:block3_conv3;2:block5_conv3", "--mask masks/ (a disc moving right), --temporal none"]
+    label = 18
+    sheet = Image.new("RGB", (width * frames, (height + label) * len(rows)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for r, (caption, row) in enumerate(zip(captions, rows, strict=True)):
+        draw.text((4, r * (height + label) + 3), f"{caption}: frames 0-{frames - 1}", fill="black")
+        for k, image in enumerate(row):
+            sheet.paste(Image.fromarray(image), (k * width, r * (height + label) + label))
+    sheet.save(TARGET / "keyframes.jpg", quality=88)
 
 
 def save_sheet(tiles: list[tuple[str, Image.Image]], path: Path, columns: int = 3) -> None:
@@ -133,8 +168,8 @@ def compare_presets(model, spec, names: tuple[str, ...]) -> None:
 if __name__ == "__main__":
     import sys
 
-    if sys.argv[1:] == ["controls"]:
+    if sys.argv[1:] in (["controls"], ["keyframes"]):
         vgg16 = get_model_spec("vgg16")
-        controls(vgg16.build(None), vgg16)
+        {"controls": controls, "keyframes": keyframes}[sys.argv[1]](vgg16.build(None), vgg16)
     else:
         main()
