@@ -137,3 +137,35 @@ def test_the_fft_filter_is_its_formula_at_odd_and_even_sizes():
     with pytest.raises(ValueError) as refused:
         gradient_filter("wavelet")
     assert str(refused.value) == "unknown parameterization 'wavelet'; valid: pixel, fft"
+
+
+def test_mask_weights_are_the_bilinear_resize_in_float32_unfeathered_by_default():
+    from transforms.dream.mask import MAX_FEATHER, mask_weights
+
+    edge = np.array([[0, 255]], np.uint8)
+    # Bilinear between pixel centres (bicubic, Pillow's default, would give 53 and 202).
+    weights = mask_weights(edge, 1, 4)
+    assert weights.dtype == np.float32
+    np.testing.assert_array_equal(weights, np.array([[0, 64, 191, 255]], np.float32) / 255.0)
+    feathered = mask_weights(np.repeat(edge, 8, axis=1), 8, 16, feather=1.5)
+    assert feathered.dtype == np.float32 and feathered.min() == 0.0 and feathered.max() == 1.0
+    assert mask_weights(edge, 1, 4, feather=MAX_FEATHER).dtype == np.float32  # the bound itself is allowed
+    for bad in (np.zeros((4, 4), np.float32), np.zeros((4, 4, 3), np.uint8)):
+        with pytest.raises(ValueError) as refused:
+            mask_weights(bad, 4, 4)
+        assert str(refused.value) == f"a mask is uint8 HxW greyscale, got {bad.dtype} {bad.shape}"
+    with pytest.raises(ValueError) as refused:
+        mask_weights(edge, 1, 4, feather=64.5)
+    assert str(refused.value) == "mask_feather must be within [0, 64] pixels, got 64.5"
+
+
+def test_lay_over_blends_by_weight_and_rounds_to_uint8():
+    from transforms.dream.mask import lay_over
+
+    dream = np.array([[[0, 255, 100], [200, 10, 7]]], np.uint8)
+    original = np.array([[[255, 0, 50], [100, 30, 8]]], np.uint8)
+    weights = np.array([[0.25, 0.5]], np.float32)
+    out = lay_over(dream, original, weights)
+    assert out.dtype == np.uint8
+    # 0.25 * dream + 0.75 * original, and the mean of each pair, rounded half to even.
+    assert out.tolist() == [[[191, 64, 62], [150, 20, 8]]]

@@ -2,12 +2,13 @@
 imported once (docs/testing.md, "In one process").
 
     python tools/mutation_inproc.py prepare                 # mutmut's mutants/ and its stats, no mutant run
-    python tools/mutation_inproc.py check PATTERN... [--rerun]
+    python tools/mutation_inproc.py check PATTERN... [--rerun | --survivors]
 
 `prepare` does what `mutmut run` does before its first mutant (copies and mutates the sources
 into mutants/, runs the selected tests once to learn which test calls which function) and
 stops there. `check` takes mutmut's names or fnmatch patterns ('transforms.dream.mask.*'), and
-for each mutant not checked yet (every one matched with --rerun) sets MUTANT_UNDER_TEST and
+for each mutant not checked yet (every one matched with --rerun, the survivors with
+--survivors: after adding tests, `prepare` again first to copy them and learn what they call) sets MUTANT_UNDER_TEST and
 runs, inside mutants/, the tests mutmut's stats give its function, stopping at the first
 failure: a failure is killed (exit 1), all passing survived (0), no test calling it "no
 tests" (33), over its time limit a timeout (36). The results go into mutmut's .meta files,
@@ -55,7 +56,7 @@ def prepare() -> None:
     mm.store_lines_covered_by_tests()
     mm.create_mutants(1)
     mm.collect_or_load_stats(mm.get_mutant_runner(1), mutants_caught_by_type_checker={},
-                             apply_config_invalidation=True)
+                             apply_config_invalidation=False)
 
 
 def _on_alarm(signum: int, frame: FrameType | None) -> None:
@@ -91,7 +92,8 @@ def _run_tests(tests: list[str], mutant: str, limit_s: float, log: Path) -> int:
         set_mutant_under_test("")
 
 
-def check(patterns: list[str], rerun: bool) -> int:
+def check(patterns: list[str], redo: str) -> int:
+    """redo: "" (mutants not checked yet), "--rerun" (all matched) or "--survivors"."""
     from mutmut.utils.format_utils import mangled_name_from_mutant_name
 
     os.chdir(ROOT / "mutants")
@@ -108,7 +110,8 @@ def check(patterns: list[str], rerun: bool) -> int:
         meta = json.loads(Path(meta_path).read_text())
         codes = meta["exit_code_by_key"]
         for name in sorted(codes):
-            if not any(fnmatch.fnmatch(name, p) for p in patterns) or (codes[name] is not None and not rerun):
+            wanted = {"": codes[name] is None, "--rerun": True, "--survivors": codes[name] == SURVIVED}[redo]
+            if not (wanted and any(fnmatch.fnmatch(name, p) for p in patterns)):
                 continue
             tests = sorted(tests_of.get(mangled_name_from_mutant_name(name), []))
             if not tests:
@@ -137,7 +140,8 @@ def main() -> int:
         prepare()
         return 0
     if args[:1] == ["check"] and len(args) > 1:
-        return check([a for a in args[1:] if a != "--rerun"], "--rerun" in args)
+        flags = [a for a in args[1:] if a in ("--rerun", "--survivors")]
+        return check([a for a in args[1:] if a not in flags], flags[0] if flags else "")
     print(__doc__)
     return 2
 
