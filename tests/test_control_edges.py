@@ -169,3 +169,14 @@ def test_lay_over_blends_by_weight_and_rounds_to_uint8():
     assert out.dtype == np.uint8
     # 0.25 * dream + 0.75 * original, and the mean of each pair, rounded half to even.
     assert out.tolist() == [[[191, 64, 62], [150, 20, 8]]]
+
+
+def test_a_head_fixed_in_one_dimension_only_takes_any_size():
+    import keras
+
+    from transforms.dream.classes import classifier_of
+
+    inputs = keras.Input((16, None, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(2, 3)(inputs))
+    classifier = classifier_of(keras.Model(inputs, keras.layers.Dense(3)(pooled)))
+    assert classifier.input_size is None  # resized only when both sides are fixed

@@ -36,6 +36,8 @@ def test_a_terms_activation_is_float32_cropped_and_its_channels_in_order():
     picked = term_activation(features, LayerTerm("a", 1.0, (3, 1)))
     assert picked.dtype == tf.float32
     np.testing.assert_array_equal(picked, x.astype(np.float16).astype(np.float32)[:, 2:5, 2:7][..., [3, 1]])
+    narrow = term_activation(features, LayerTerm("a"), border=1)
+    np.testing.assert_array_equal(narrow, x.astype(np.float16).astype(np.float32)[:, 1:6, 1:8])
     whole = term_activation(features, LayerTerm("a"), border=0)
     np.testing.assert_array_equal(whole, x.astype(np.float16).astype(np.float32))
 

@@ -146,3 +146,70 @@ def test_skip_finished_routes_finished_inputs_to_done_as_their_record(tmp_path):
     assert list(skip.process(todo)) == [todo]
     assert list(SkipFinished(str(tmp_path), {"r": "k1"}).process(InputFile("in/s", "s", "r", folder=True))) == [
         InputFile("in/s", "s", "r", folder=True)]  # without sequence keys no sequence is finished
+
+
+def test_the_final_loss_is_the_last_octaves_last_loss_however_many_octaves():
+    import dataclasses
+
+    dreamed = _dreamed()
+    first = dreamed.result.octaves[0]
+    dreamed.result.octaves = [first]
+    assert metadata_record(dreamed, "o", {}, "k")["final_loss"] == 2.5  # one octave
+    dreamed.result.octaves = [first, dataclasses.replace(first, losses=[5.0]),
+                              dataclasses.replace(first, losses=[6.0, 7.0, 8.0])]
+    assert metadata_record(dreamed, "o", {}, "k")["final_loss"] == 8.0
+    dreamed.result.octaves[-1] = dataclasses.replace(first, losses=[])
+    assert metadata_record(dreamed, "o", {}, "k")["final_loss"] is None
+
+
+def test_an_error_lines_traceback_keeps_the_exceptions_notes():
+    exc = ValueError("bad bytes")
+    exc.add_note("while decoding in/a.png")
+    assert error_record("in/a.png", "decode", exc)["traceback"] == "ValueError: bad bytes\nwhile decoding in/a.png"
+
+
+def test_a_record_without_its_settings_key_is_never_finished(tmp_path):
+    (tmp_path / "a.png").write_bytes(b"dreamed")
+    _record(tmp_path, "a", input_uri="in/a.png", output_uri=str(tmp_path / "a.png"))
+    element = InputFile("in/a.png", "a", "r")
+    assert finished_record(str(tmp_path), element, {"r": "k1"}, {}) is None
+    assert finished_record(str(tmp_path), element, {}, {}) is None  # nor for a recipe without a key
+
+
+def test_skip_finished_counts_what_it_skipped_and_names_what_it_could_not_read(tmp_path, monkeypatch):
+    import collections
+    import functools
+
+    from transforms import resume
+    from transforms.stages import METRICS_NAMESPACE
+    from transforms.storage_retries import StorageUnavailableError, retrying
+
+    counts: collections.Counter = collections.Counter()
+
+    class Counter:
+        def __init__(self, namespace: str, name: str) -> None:
+            self.key = (namespace, name)
+
+        def inc(self, n: int = 1) -> None:
+            counts[self.key] += n
+
+    monkeypatch.setattr(resume.Metrics, "counter", Counter)
+    (tmp_path / "a.png").write_bytes(b"dreamed")
+    fields = {"input_uri": "in/a.png", "output_uri": str(tmp_path / "a.png"), "settings_key": "k1"}
+    _record(tmp_path, "a", **fields)
+    _record(tmp_path, "s", **{**fields, "input_uri": "in/s", "kind": "sequence", "settings_key": "s1"})
+    skip = SkipFinished(str(tmp_path), {"r": "k1"}, {"r": "s1"})
+    for element in (InputFile("in/a.png", "a", "r"), InputFile("in/s", "s", "r", folder=True),
+                    InputFile("in/b.png", "b", "r")):
+        list(skip.process(element))
+    assert counts == {(METRICS_NAMESPACE, "skipped"): 2, (METRICS_NAMESPACE, "sequences_skipped"): 1}
+
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+
+    def down(path: str) -> bytes:
+        raise BotoConnectionError(error="reset")
+
+    monkeypatch.setattr(resume, "read_bytes", down)
+    monkeypatch.setattr(resume, "retrying", functools.partial(retrying, deadline_s=0.0))
+    with pytest.raises(StorageUnavailableError, match=r"^could not read the records of earlier runs: "):
+        list(skip.process(InputFile("in/a.png", "a", "r")))

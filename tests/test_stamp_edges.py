@@ -84,3 +84,4 @@ def test_only_paths_of_the_launching_machine_are_stamped_by_name():
                                                                                   "vgg16", "edge.png")
     assert stamp["local_files"] == ["model", "mask"]
     assert make_stamp({"model": "C:\\models\\"}, "k", {}, {})["model"] == "models"
+    assert make_stamp({"model": "/srv/MAX/"}, "k", {}, {})["model"] == "MAX"  # only slashes are stripped
