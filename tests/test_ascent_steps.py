@@ -222,3 +222,83 @@ def test_what_cannot_be_built_is_refused_with_the_valid_choices():
     with pytest.raises(ValueError) as refused:
         compile_octave_ascent(_linear, jit=True, tiling="shifted")
     assert str(refused.value) == "tiling and XLA (jit) do not combine: tiles have changing shapes"
+
+
+def test_a_side_longer_than_the_tile_is_tiled_whichever_side_it_is():
+    for shape in ((1, 12, 8, 3), (1, 8, 12, 3)):
+        x = np.random.default_rng(5).normal(size=shape).astype(np.float32)
+        whole = _run(compile_octave_ascent(_quadratic, NONE), x, iterations=1, step=1.0).images.numpy()
+        tiled = _run(compile_octave_ascent(_quadratic, NONE, tiling="rolled"), x, iterations=1, step=1.0,
+                     tile_size=10).images.numpy()
+        assert not np.allclose(tiled, whole), shape
+    # An image exactly one tile large is dreamed whole at every step, whatever the grid's offset.
+    square = np.random.default_rng(6).normal(size=(1, 12, 12, 3)).astype(np.float32)
+    whole = _run(compile_octave_ascent(_quadratic, NONE), square, iterations=24, step=0.1).images.numpy()
+    tiled = _run(compile_octave_ascent(_quadratic, NONE, tiling="shifted"), square, iterations=24, step=0.1,
+                 tile_size=12).images.numpy()
+    np.testing.assert_allclose(tiled, whole, rtol=1e-6)
+
+
+def test_each_step_of_a_shifted_grid_is_tiled_at_its_seeded_offset():
+    x = np.random.default_rng(7).normal(size=(1, 13, 17, 3)).astype(np.float32)
+
+    def gradient(images):
+        return loss_and_gradient(_quadratic, images)
+
+    expected = tf.constant(x)
+    for i in range(3):
+        offset = tf.random.stateless_uniform([2], step_seed(SEED, tf.constant(i), 1), minval=0, maxval=6,
+                                             dtype=tf.int32)
+        expected = expected + tiled_loss_and_gradient(gradient, expected, tf.constant(6), offset)[1]
+    out = _run(compile_octave_ascent(_quadratic, NONE, tiling="shifted"), x, iterations=3, step=1.0, tile_size=6)
+    np.testing.assert_allclose(out.images, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_the_random_zoom_and_turn_is_drawn_per_step_and_its_gradient_taken_back_through_it():
+    from transforms.dream.robustness import zoom_and_turn
+
+    x = np.random.default_rng(8).normal(size=(1, 16, 16, 3)).astype(np.float32)
+    transform = RandomTransform(0.8, 0.9, 10.0)
+    draws = tf.random.stateless_uniform([2], step_seed(SEED, tf.constant(0), 2))
+    scale = 0.8 + draws[0] * (0.9 - 0.8)
+    degrees = (2.0 * draws[1] - 1.0) * 10.0
+    images = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        seen = zoom_and_turn(images, scale, degrees)
+    expected = x + tape.gradient(seen, images, output_gradients=2 * seen / tf.cast(tf.size(seen), tf.float32))
+    out = _run(compile_octave_ascent(_quadratic, NONE, random_transform=transform), x, iterations=1, step=1.0)
+    np.testing.assert_allclose(out.images, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_jitter_of_one_rolls_too():
+    c = np.random.default_rng(9).normal(size=(1, 6, 7, 3)).astype(np.float32)
+
+    def positional(images):
+        return tf.reduce_sum(images * c, axis=[1, 2, 3])
+
+    shifts = [jitter_shift(SEED, tf.constant(0), tf.constant(1)).numpy()]
+    assert np.any(shifts[0] != 0)  # this seed's first step does move
+    out = _run(compile_octave_ascent(positional, NONE), np.zeros_like(c), iterations=1, step=1.0, jitter=1)
+    np.testing.assert_allclose(out.images, np.roll(c, -shifts[0], axis=(1, 2)), rtol=1e-6)
+
+
+def test_pixel_bounds_hold_values_between_them_as_they_are():
+    images = np.zeros((1, 4, 5, 3), np.float32)
+    low, high = np.array([-1.0, -0.02, -1.0], np.float32), np.array([0.3, 0.2, 0.1], np.float32)
+    out = _run(compile_octave_ascent(_linear, NONE, pixel_bounds=(low, high)), images, iterations=1, step=0.1)
+    np.testing.assert_allclose(out.images, np.full_like(images, 0.05), rtol=1e-6)
+    down = _run(compile_octave_ascent(_linear, NONE, pixel_bounds=(low, high)), images, iterations=1, step=-0.1)
+    np.testing.assert_allclose(down.images, np.broadcast_to([-0.05, -0.02, -0.05], images.shape), rtol=1e-6)
+
+
+def test_with_a_jitter_of_one_the_image_is_rolled_before_the_gradient_and_it_back_after():
+    c = np.random.default_rng(10).normal(size=(1, 6, 7, 3)).astype(np.float32)
+    x = np.random.default_rng(11).normal(size=(1, 6, 7, 3)).astype(np.float32)
+
+    def weighted_square(images):  # gradient c * image: depends on where each pixel is seen
+        return 0.5 * tf.reduce_sum(c * tf.square(images), axis=[1, 2, 3])
+
+    shift = jitter_shift(SEED, tf.constant(0), tf.constant(1)).numpy()
+    out = _run(compile_octave_ascent(weighted_square, NONE), x, iterations=1, step=1.0, jitter=1)
+    np.testing.assert_allclose(out.images, x + np.roll(c, -shift, axis=(1, 2)) * x, rtol=1e-5)

@@ -197,12 +197,14 @@ def test_skip_finished_counts_what_it_skipped_and_names_what_it_could_not_read(t
     (tmp_path / "a.png").write_bytes(b"dreamed")
     fields = {"input_uri": "in/a.png", "output_uri": str(tmp_path / "a.png"), "settings_key": "k1"}
     _record(tmp_path, "a", **fields)
+    (tmp_path / "c.png").write_bytes(b"dreamed")
+    _record(tmp_path, "c", **{**fields, "input_uri": "in/c.png", "output_uri": str(tmp_path / "c.png")})
     _record(tmp_path, "s", **{**fields, "input_uri": "in/s", "kind": "sequence", "settings_key": "s1"})
     skip = SkipFinished(str(tmp_path), {"r": "k1"}, {"r": "s1"})
-    for element in (InputFile("in/a.png", "a", "r"), InputFile("in/s", "s", "r", folder=True),
-                    InputFile("in/b.png", "b", "r")):
+    for element in (InputFile("in/a.png", "a", "r"), InputFile("in/c.png", "c", "r"),
+                    InputFile("in/s", "s", "r", folder=True), InputFile("in/b.png", "b", "r")):
         list(skip.process(element))
-    assert counts == {(METRICS_NAMESPACE, "skipped"): 2, (METRICS_NAMESPACE, "sequences_skipped"): 1}
+    assert counts == {(METRICS_NAMESPACE, "skipped"): 3, (METRICS_NAMESPACE, "sequences_skipped"): 1}
 
     from botocore.exceptions import ConnectionError as BotoConnectionError
 
