@@ -47,6 +47,7 @@ def test_tile_edges_shift_with_the_offset_and_drop_cuts_near_the_ends():
 
     assert bounds(100, 32, 0) == [0, 32, 64, 100]  # 96 is 4 from the end: dropped
     assert bounds(100, 32, 5) == [0, 37, 69, 100]  # 5 < 16 from the start: dropped
+    assert bounds(100, 32, 12) == [0, 44, 76, 100]  # 12: still under half a tile
     assert bounds(100, 32, 16) == [0, 16, 48, 80, 100]  # 16 is half a tile: kept at both ends
     assert bounds(20, 32, 3) == [0, 20]  # shorter than a tile and a half: one tile
     assert bounds(48, 32, 0) == [0, 32, 48]
@@ -71,6 +72,8 @@ def test_loss_scaling_is_undone_in_the_gradient_and_never_in_the_loss():
     np.testing.assert_allclose(scaled_loss, loss, rtol=1e-6)
     np.testing.assert_allclose(grads, 2 * x.numpy() / 24, rtol=1e-6)
     np.testing.assert_allclose(scaled_grads, grads, rtol=1e-6)
+    for scale in (2.0, 0.5):
+        np.testing.assert_allclose(loss_and_gradient(_quadratic, x, loss_scale=scale)[1], grads, rtol=1e-6)
 
 
 def test_tiles_give_the_whole_images_gradient_and_its_area_weighted_loss():
@@ -95,6 +98,9 @@ def test_tiles_give_the_whole_images_gradient_and_its_area_weighted_loss():
     loss, grads = rolled_grid_loss_and_gradient(gradient, x, tf.constant(4))
     assert np.all(grads[:, 8:] == 0) and np.all(grads[:, :, 12:] == 0) and np.all(grads[:, :8, :12] != 0)
     np.testing.assert_allclose(loss, np.mean(x.numpy()[:, :8, :12] ** 2, axis=(1, 2, 3)), rtol=1e-5)
+    y = tf.constant(np.random.default_rng(1).normal(size=(1, 11, 15, 3)).astype(np.float32))  # 4k - 1 each way
+    loss, grads = rolled_grid_loss_and_gradient(gradient, y, tf.constant(4))
+    assert np.all(grads[:, 8:] == 0) and np.all(grads[:, :, 12:] == 0) and np.all(grads[:, :8, :12] != 0)
     loss, grads = rolled_grid_loss_and_gradient(gradient, x[:, :4, :4], tf.constant(4))  # one tile: all of it
     np.testing.assert_allclose(grads, 2 * x.numpy()[:, :4, :4] / 48, rtol=1e-5)
 
@@ -302,3 +308,4 @@ def test_with_a_jitter_of_one_the_image_is_rolled_before_the_gradient_and_it_bac
     shift = jitter_shift(SEED, tf.constant(0), tf.constant(1)).numpy()
     out = _run(compile_octave_ascent(weighted_square, NONE), x, iterations=1, step=1.0, jitter=1)
     np.testing.assert_allclose(out.images, x + np.roll(c, -shift, axis=(1, 2)) * x, rtol=1e-5)
+
