@@ -8,7 +8,13 @@
 #   tools/mutation.sh tf         the modules whose tests run TensorFlow (octaves, smoothing), rerun
 #   tools/mutation.sh controls   the #22 controls (channel_pick, schedule, mask, settings_stamp,
 #                                noise_input, noise, class_names, parameterization, classes), rerun
+#   tools/mutation.sh core       the dream core (objective, gradients, ascent), rerun
+#   tools/mutation.sh stages     the TF-free stage modules with unit tests (records, resume), rerun
 #   tools/mutation.sh 'transforms.naming.*' ...   mutmut's own name patterns, rerun
+#
+# mutmut starts a process per mutant (3-8 s of TensorFlow import each); the same mutants are
+# checked in one process by tools/mutation_inproc.py (docs/testing.md: its caveats):
+#   python tools/mutation_inproc.py prepare && python tools/mutation_inproc.py check 'transforms.dream.mask.*'
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CUDA_VISIBLE_DEVICES="" TF_CPP_MIN_LOG_LEVEL=3
@@ -23,6 +29,8 @@ case "${1:-all}" in
                       'transforms.settings_stamp.*' 'transforms.noise_input.*' 'transforms.dream.noise.*'
                       'transforms.dream.class_names.*' 'transforms.dream.parameterization.*'
                       'transforms.dream.classes.*') ;;
+  core) patterns=('transforms.dream.objective.*' 'transforms.dream.gradients.*' 'transforms.dream.ascent.*') ;;
+  stages) patterns=('transforms.records.*' 'transforms.resume.*') ;;
   *) patterns=("$@") ;;
 esac
 

@@ -6,7 +6,8 @@ mutmut 3.8 files a mutant under "timeout" when pytest answered with a usage erro
 that happens when the mutant breaks the import of a test module (a preset table or
 DreamParams built at import raises), so the node ids it was given are not found. The tests
 did fail there: this summary counts exit 255 as killed, "at import", and real timeouts
-(SIGXCPU) apart.
+(SIGXCPU) apart. A mutant whose tests crashed the interpreter (-11, a segfault inside
+TensorFlow) failed them too: killed.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import glob
 import json
 import sys
 
-KIND = {1: "killed", 3: "killed", 255: "killed at import", 0: "survived", 5: "no tests", 33: "no tests",
+KIND = {1: "killed", 3: "killed", -11: "killed", 255: "killed at import", 0: "survived", 5: "no tests", 33: "no tests",
         -24: "timeout", 24: "timeout", 152: "timeout", 36: "timeout", None: "not checked"}
 COLUMNS = ("killed", "killed at import", "survived", "no tests", "timeout", "not checked", "other")
 
