@@ -61,10 +61,33 @@ def test_a_params_files_schedule_refusals_word_for_word():
     for value in ([[0, 1]], {"keyframes": "0:1"}, {"keyframes": [[0]]}, {"keyframes": [["x", 1]]}):
         assert _mapping_refusal({"step": value}) == (
             "'schedule' in --params: step must be keyframes as text ('0:1.5,48:4') or "
-            "{interpolation: linear, keyframes: [[0, 1.5], [48, 4]]}")
+            "{interpolation: linear, keyframes: [[0, 1.5], [48, 4]]}, frames and fade whole numbers")
     with pytest.raises(ValueError) as refused:
         Schedule.from_mapping({"step": 3}, where="the stamp")
     assert str(refused.value).startswith("the stamp: step must be keyframes as text")
+
+
+def test_a_params_file_refuses_fractional_frames_and_fades_as_the_text_form_does():
+    # 4.5 was read as frame 4 and a fade of 2.9 as 2, while the text '4.5:1' is refused.
+    for mapping in ({"step": {"keyframes": [[0, 1], [4.5, 2]]}},
+                    {"layers": {"keyframes": [[0, "a"], [4.5, "b"]]}},
+                    {"layers": {"fade": 2.9, "keyframes": [[0, "a"], [8, "b"]]}},
+                    {"step": {"keyframes": [[True, 1]]}}):
+        assert _mapping_refusal(mapping).endswith("frames and fade whole numbers")
+    assert _refusal(["step=0:1,4.5:2"]) == "--schedule 'step=0:1,4.5:2': '4.5:2' is not FRAME:VALUE"
+    # Whole numbers written as floats (as YAML or JSON may give them) still read.
+    assert Schedule.from_mapping({"step": {"keyframes": [[0.0, 1], [4.0, 2]]}}) == Schedule.parse(["step=0:1,4:2"])
+    assert Schedule.from_mapping({"layers": {"fade": 2.0, "keyframes": [[0, "a"], [8.0, "b"]]}}) == (
+        Schedule.parse(["layers@fade2=0:a;8:b"]))
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e999"])
+def test_keyframe_values_must_be_finite(value):
+    # Caught at parse time for every track, weights included (check() looks at loop settings only).
+    for name in ("jitter", "step", "weight[a]", "blend"):
+        text = f"{name}=0:1,8:{value}"
+        assert _refusal([text]) == f"--schedule {text!r}: '8:{value}' is not a finite number"
+    assert _mapping_refusal({"step": {"keyframes": [[0, float(value)]]}}).endswith("is not a finite number")
 
 
 def test_records_read_back_to_the_same_schedule():

@@ -79,12 +79,16 @@ def test_segments_dream_each_frame_with_the_value_of_its_own_number(model_file, 
     assert steps[0] < steps[1] < steps[2]  # the held values 0.5, 3, 6
 
 
-def test_a_bad_schedule_stops_the_job_in_one_line(tmp_path, capsys):
+@pytest.mark.parametrize("schedule, reason", [
+    ("blend=0:2", "blend at frame 0: must be within [0, 1]"),
+    ("jitter=0:4,8:inf", "'8:inf' is not a finite number"),  # was an OverflowError traceback
+])
+def test_a_bad_schedule_stops_the_job_in_one_line(tmp_path, capsys, schedule, reason):
     Image.fromarray(scene(0)).save(tmp_path / "still.png")
     assert main([f"--input={tmp_path / 'still.png'}", f"--output={tmp_path / 'out'}", "--zoom_frames=4",
-                 "--schedule=blend=0:2"]) == 2
+                 f"--schedule={schedule}"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "blend at frame 0: must be within [0, 1]" in err and len(err.splitlines()) == 1
+    assert reason in err and len(err.splitlines()) == 1
 
 
 def test_schedule_values_bounds_and_messages_exactly():

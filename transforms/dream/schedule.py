@@ -16,6 +16,7 @@ layer any keyframe names; the others weigh 0). TF-free.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -271,16 +272,23 @@ def _track_text(name: Any, value: Any, where: str) -> str:
     if isinstance(value, Mapping) and isinstance(value.get("keyframes"), list):
         try:
             if name == LAYERS:
-                fade = int(value.get("fade", 0))
-                points = ";".join(f"{int(frame)}:{terms}" for frame, terms in value["keyframes"])
+                fade = _whole(value.get("fade", 0))
+                points = ";".join(f"{_whole(frame)}:{terms}" for frame, terms in value["keyframes"])
                 return f"{name}@fade{fade}={points}" if fade else f"{name}={points}"
             how = value.get("interpolation", "linear")
-            points = ",".join(f"{int(frame)}:{float(v)!r}" for frame, v in value["keyframes"])
+            points = ",".join(f"{_whole(frame)}:{float(v)!r}" for frame, v in value["keyframes"])
             return f"{name}@{how}={points}"
         except (TypeError, ValueError):
             pass
     raise ValueError(f"{where}: {name} must be keyframes as text ('0:1.5,48:4') or "
-                     "{interpolation: linear, keyframes: [[0, 1.5], [48, 4]]}")
+                     "{interpolation: linear, keyframes: [[0, 1.5], [48, 4]]}, frames and fade whole numbers")
+
+
+def _whole(number: Any) -> int:
+    """A frame number or fade from a params file: 48 or 48.0, never 4.5 (the text form refuses it too)."""
+    if isinstance(number, bool) or not isinstance(number, int | float) or not float(number).is_integer():
+        raise ValueError(number)
+    return int(number)
 
 
 def _keyframes(text: str, points_text: str) -> tuple[tuple[int, float], ...]:
@@ -291,6 +299,8 @@ def _keyframes(text: str, points_text: str) -> tuple[tuple[int, float], ...]:
             frame, value = int(frame_text), float(value_text)
         except ValueError:
             raise ValueError(f"--schedule {text!r}: {point.strip()!r} is not FRAME:VALUE") from None
+        if not math.isfinite(value):  # inf/nan would reach the dream (or round() it) as a setting
+            raise ValueError(f"--schedule {text!r}: {point.strip()!r} is not a finite number")
         points.append((frame, value))
     frames = [frame for frame, _ in points]
     if frames[0] < 0 or any(b <= a for a, b in zip(frames, frames[1:], strict=False)):
