@@ -10,8 +10,9 @@ bench/controls.json with the machine they were measured on.
 
 The class term needs a head, which the offline VGG16 lacks: VGG16's architecture with its
 head (random weights: the cost, not the look) scores the image resized to its 224x224.
-Schedules and noise inputs cost nothing per step (values per frame; noise is an input), and
-a settings stamp is per written file, not per step.
+Schedules of loop settings and noise inputs cost nothing per step (values per frame; noise
+is an input); a layers schedule costs what its extra layers cost (measured: a layer at weight
+0 beside the preset's); a settings stamp is per written file, not per step.
 """
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ SETTINGS = {
 }
 # Controls of the Dreamer itself (issue #22): name -> what its Dreamer is built with.
 DREAMER_CONTROLS = ("mask (right half, feather 8)", "channels auto:3", "channels auto:3, capture octave",
-                    "class[281] + layers", "parameterization fft")
+                    "class[281] + layers", "parameterization fft",
+                    "layers switch (+ block3_conv3 at weight 0)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,6 +100,8 @@ def _control_dreamers(model, spec, preset, photo) -> list:
         Dreamer(*common, channel_pick=ChannelPick(3, capture="octave")),
         Dreamer(model, class_layers, spec.preprocessing, spec.min_input_size, classifier=head),
         Dreamer(*common, parameterization="fft"),
+        # A layers schedule's dream computes every keyframe's layers, the others at weight 0.
+        Dreamer(model, (*preset.layers, LayerTerm("block3_conv3", 0.0)), spec.preprocessing, spec.min_input_size),
     ]
 
 
