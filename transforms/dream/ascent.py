@@ -5,6 +5,11 @@ tf.function with a shape-polymorphic signature: it is traced once per setting of
 gradient rule, not once per image shape, and the host only sees the result when the octave
 is done. Images of one shape may come as a batch: every image is normalised, stopped and
 recorded on its own, so a batch dreams exactly as its images would one by one.
+
+Traced without AutoGraph: every loop and branch on a tensor is an explicit tf.while_loop or
+tf.cond (Python `if`s here are on settings, fixed per graph). AutoGraph's source conversion
+of these functions and the objective's was half the first trace's time (about 1 s on a
+2-core CPU, docs/performance.md), for the same graph: dreams are bit-identical either way.
 """
 from __future__ import annotations
 
@@ -87,17 +92,25 @@ def tiled_loss_and_gradient(
     height, width = shape[1], shape[2]
     rows, cols = tile_bounds(height, tile_size, offset[0]), tile_bounds(width, tile_size, offset[1])
     row_count, col_count = tf.size(rows) - 1, tf.size(cols) - 1
-    weighted_loss = tf.zeros([shape[0]])
-    grad_rows = tf.TensorArray(tf.float32, size=row_count, infer_shape=False)
-    for r in tf.range(row_count):
+    # Explicit loops (the ascent is traced without AutoGraph, whose conversion cost ~1 s).
+
+    def tile_row(r: tf.Tensor, weighted_loss: tf.Tensor, grad_rows: tf.TensorArray):
         y0, y1 = rows[r], rows[r + 1]
-        row_tiles = tf.TensorArray(tf.float32, size=col_count, infer_shape=False)
-        for c in tf.range(col_count):
+
+        def tile(c: tf.Tensor, weighted_loss: tf.Tensor, row_tiles: tf.TensorArray):
             x0, x1 = cols[c], cols[c + 1]
             loss, tile_grads = gradient(images[:, y0:y1, x0:x1, :])
             weighted_loss += loss * tf.cast((y1 - y0) * (x1 - x0), tf.float32)
-            row_tiles = row_tiles.write(c, tf.transpose(tile_grads, [2, 0, 1, 3]))  # w,B,h,3
-        grad_rows = grad_rows.write(r, tf.transpose(row_tiles.concat(), [2, 1, 0, 3]))  # h,B,W,3
+            return c + 1, weighted_loss, row_tiles.write(c, tf.transpose(tile_grads, [2, 0, 1, 3]))  # w,B,h,3
+
+        row_tiles = tf.TensorArray(tf.float32, size=col_count, infer_shape=False)
+        _, weighted_loss, row_tiles = tf.while_loop(
+            lambda c, *_: c < col_count, tile, (tf.constant(0), weighted_loss, row_tiles))
+        return r + 1, weighted_loss, grad_rows.write(r, tf.transpose(row_tiles.concat(), [2, 1, 0, 3]))  # h,B,W,3
+
+    grad_rows = tf.TensorArray(tf.float32, size=row_count, infer_shape=False)
+    _, weighted_loss, grad_rows = tf.while_loop(
+        lambda r, *_: r < row_count, tile_row, (tf.constant(0), tf.zeros([shape[0]]), grad_rows))
     grads = tf.transpose(grad_rows.concat(), [1, 0, 2, 3])  # B,H,W,3
     return weighted_loss / tf.cast(height * width, tf.float32), grads
 
@@ -203,6 +216,7 @@ def compile_octave_ascent(
         gradient,
         input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
         reduce_retracing=True,
+        autograph=False,
         jit_compile=jit or None,
         experimental_attributes=None if jit else {"_noinline": True},
     )
@@ -230,6 +244,14 @@ def compile_octave_ascent(
             tile_size > 0, tf.logical_or(shape[1] > tile_size, shape[2] > tile_size)
         )
 
+        def tiled_gradient(seen: tf.Tensor, i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            if tiling == "rolled":
+                return rolled_grid_loss_and_gradient(gradient, seen, tile_size)
+            offset = tf.random.stateless_uniform(
+                [2], step_seed(seed, i, 1), minval=0, maxval=tile_size, dtype=tf.int32
+            )
+            return tiled_loss_and_gradient(gradient, seen, tile_size, offset)
+
         def ascent_step(i, images, losses, steps_run, stopped, update_rms):
             shift = jitter_shift(seed, i, jitter)
             # Rolls copy the whole image: skipped without jitter (big images, tight memory).
@@ -243,13 +265,8 @@ def compile_octave_ascent(
                     seen = zoom_and_turn(rolled, scale, degrees)
             else:
                 seen = rolled
-            if tiled and tiling == "rolled":  # Python False unless built so: not in the graph
-                loss, grads = rolled_grid_loss_and_gradient(gradient, seen, tile_size)
-            elif tiled:
-                offset = tf.random.stateless_uniform(
-                    [2], step_seed(seed, i, 1), minval=0, maxval=tile_size, dtype=tf.int32
-                )
-                loss, grads = tiled_loss_and_gradient(gradient, seen, tile_size, offset)
+            if tiling:  # Python None unless built so: no tiles in the graph at all
+                loss, grads = tf.cond(tiled, lambda: tiled_gradient(seen, i), lambda: gradient(seen))
             else:
                 loss, grads = gradient(seen)
             if random_transform is not None:  # the gradient back through the same zoom and turn
@@ -292,4 +309,4 @@ def compile_octave_ascent(
         effective = update_rms / tf.maximum(tf.cast(steps_run, tf.float32), 1.0)
         return OctaveAscent(images, losses.stack(), steps_run, stopped, effective)
 
-    return tf.function(ascend, input_signature=signature, reduce_retracing=True)
+    return tf.function(ascend, input_signature=signature, reduce_retracing=True, autograph=False)
