@@ -52,6 +52,7 @@ def test_the_report_command_needs_no_tensorflow(tmp_path):
     (["--input=a.png", "--output=out", "--quality=0"], "--quality must be 1-100"),
     (["--input=a.png", "--output=out", "--preset=vgg61"], "unknown preset 'vgg61'; valid: classic"),
     (["--input=a.png", "--output=out", "--grad_norm=l2", "--step=-1"], "step must be > 0"),
+    (["--input=a.png", "--output=out", "--step=inf"], "step must be a finite number, got inf"),
     (["--input=a.png", "--output=out", "--iterations", "two"], "argument --iterations: invalid int value: 'two'"),
     (["--input=a.png", "--output=out", "--grad_norm", "l3"], "argument --grad_norm: invalid choice: 'l3'"),
     (["--input=a.png", "--output=out", "--temporal", "foo"], "argument --temporal: invalid choice: 'foo'"),

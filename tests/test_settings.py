@@ -28,6 +28,7 @@ from transforms.dream.presets import (
 )
 
 NAN = float("nan")
+INF = float("inf")
 
 # --- DreamParams: each range refused just outside, with its message; its bounds accepted -------
 
@@ -35,6 +36,12 @@ REFUSED = [
     (dict(iterations=-1), "iterations must be >= 0, got -1"),
     (dict(step=0), "step must be > 0, got 0"),
     (dict(step=NAN), "step must be > 0, got nan"),
+    # inf passed every bound: `--step inf` dreamed a black image with exit 0.
+    (dict(step=INF), "step must be a finite number, got inf"),
+    (dict(octave_scale=INF), "octave_scale must be a finite number, got inf"),
+    (dict(clip_norm=INF), "clip_norm must be a finite number, got inf"),
+    (dict(tv_weight=INF), "tv_weight must be a finite number, got inf"),
+    (dict(grad_eps=INF), "grad_eps must be a finite number, got inf"),
     (dict(octaves=0), "octaves must be >= 1, got 0"),
     (dict(octave_scale=0.99),
      "octave_scale must be >= 1 (each octave larger than the one before), got 0.99"),

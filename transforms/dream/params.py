@@ -1,6 +1,7 @@
 """Settings of the octave loop. Light to import (no TensorFlow), so the CLI parses fast."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 # Kept in step with transforms.dream.gradients.NORMALIZERS (a test checks).
@@ -73,6 +74,11 @@ class DreamParams:
     octave_sizes: str = "divide"  # see OCTAVE_SIZES
 
     def __post_init__(self) -> None:
+        # inf passes the bounds below and dreams a black image (nan fails them); max_loss inf
+        # means never stop early, and clip bounds of +-inf clip nothing: both allowed.
+        for name in ("step", "octave_scale", "clip_norm", "tv_weight", "grad_eps"):
+            if math.isinf(getattr(self, name)):
+                raise ValueError(f"{name} must be a finite number, got {getattr(self, name)}")
         if self.iterations < 0:
             raise ValueError(f"iterations must be >= 0, got {self.iterations}")
         if not self.step > 0:
