@@ -99,8 +99,8 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
             Image.fromarray(image).save(out_dir / name)
             results.append({
                 "name": name, "seconds": elapsed,
-                "octaves": [{"shape": list(s), "steps": len(l), "seconds": t, "losses": l}
-                            for (s, l), t in zip(trace, seconds)],
+                "octaves": [{"shape": list(s), "steps": len(losses), "seconds": t, "losses": losses}
+                            for (s, losses), t in zip(trace, seconds, strict=True)],
             })
     else:
         from transforms.dream import Dreamer, DreamParams
@@ -285,12 +285,12 @@ def summarize(args: argparse.Namespace, runs: dict[str, list[dict]], flops: dict
     # Same weights, same photos: how far apart are the outputs?
     base, engine = runs["baseline"][-1], runs["engine"][-1]
     level_diffs, loss_diffs = [], []
-    for a, b in zip(base["images"], engine["images"]):
+    for a, b in zip(base["images"], engine["images"], strict=True):
         x = np.asarray(Image.open(Path(base["out_dir"]) / a["name"]), dtype=int)
         y = np.asarray(Image.open(Path(engine["out_dir"]) / b["name"]), dtype=int)
         level_diffs.append(float(np.abs(x - y).mean()))
         first_a, first_b = a["octaves"][0]["losses"][:3], b["octaves"][0]["losses"][:3]
-        loss_diffs.append(max(abs(p - q) / max(abs(p), 1e-12) for p, q in zip(first_a, first_b)))
+        loss_diffs.append(max(abs(p - q) / max(abs(p), 1e-12) for p, q in zip(first_a, first_b, strict=True)))
     summary["output_agreement"] = {
         "mean_abs_level_difference_per_image": level_diffs,
         "max_relative_loss_difference_first_3_steps": max(loss_diffs),
@@ -357,7 +357,7 @@ def print_table(result: dict) -> None:
             print(f"{'':12}octave {shape}: {seconds:.3f} s per step")
     print(f"\nratio engine/baseline (images/s, whole process): {result['ratio_images_per_second']:.2f}x")
     agreement = result["output_agreement"]
-    print(f"outputs: mean |difference| per image {['%.2f' % d for d in agreement['mean_abs_level_difference_per_image']]} "
+    print(f"outputs: mean |difference| per image {[f'{d:.2f}' for d in agreement['mean_abs_level_difference_per_image']]} "
           f"grey levels; first-3-step losses within {agreement['max_relative_loss_difference_first_3_steps']:.1e}")
     print(f"matmul peak {peak:.0f} GFLOP/s")
 

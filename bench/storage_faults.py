@@ -52,7 +52,7 @@ def main() -> None:
             bucket, _ = bucket_of_inputs(store)
             stop = threading.Event()
             if "outage" in name:
-                def watch(bucket=bucket, faults=faults) -> None:
+                def watch(bucket=bucket, faults=faults, stop=stop) -> None:
                     while not stop.wait(0.2):
                         if len(keys(store, bucket, "out/.deepdream/records/")) >= 3:
                             faults.outage(20)

@@ -59,7 +59,7 @@ def build_corpus(root: Path) -> dict[str, tuple[str, str | None]]:
     for mode in ("L", "LA", "P", "RGBA", "CMYK", "I;16", "F"):
         image = noise.convert("RGBA").convert(mode) if mode not in ("I;16", "F") else None
         if mode == "I;16":
-            image = Image.fromarray((np.asarray(noise.convert("L"), np.uint16) * 257))
+            image = Image.fromarray(np.asarray(noise.convert("L"), np.uint16) * 257)
         if mode == "F":
             image = Image.fromarray(np.asarray(noise.convert("L"), np.float32) / 255.0, "F")
         fmt = {"CMYK": "JPEG", "F": "TIFF"}.get(mode, "PNG")

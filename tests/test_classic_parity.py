@@ -1,11 +1,13 @@
 """The engine's classic preset against an independent plain implementation of the seed algorithm (docs/design.md)."""
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
-from tests.conftest import CLASSIC_LAYERS
 from bench.classic_loop import reference_dream
+from tests.conftest import CLASSIC_LAYERS
 from transforms.dream import Dreamer, DreamParams, get_preset
 from transforms.dream.preprocessing import INCEPTION
 
@@ -44,7 +46,7 @@ def test_short_classic_run_matches_reference(classic_dreamer, random_inception, 
     )
 
     assert [(o.height, o.width) for o in result.octaves] == [s for s, _ in expected_trace]
-    for octave, (_, expected_losses) in zip(result.octaves, expected_trace):
+    for octave, (_, expected_losses) in zip(result.octaves, expected_trace, strict=True):
         np.testing.assert_allclose(octave.losses, expected_losses, rtol=1e-4)
         assert octave.steps_run == len(expected_losses)
         assert octave.stopped_early == (len(expected_losses) < 3)
@@ -61,7 +63,7 @@ def test_short_classic_run_matches_reference(classic_dreamer, random_inception, 
 def test_loss_rises_over_the_steps(classic_dreamer, photo):
     result = classic_dreamer.dream(photo, DreamParams(octaves=2, iterations=4, max_loss=None))
     for octave in result.octaves:
-        assert all(b > a for a, b in zip(octave.losses, octave.losses[1:])), octave.losses
+        assert all(b > a for a, b in pairwise(octave.losses)), octave.losses
     assert not np.array_equal(result.image, photo)
 
 
@@ -117,7 +119,7 @@ def test_keras_io_preset_matches_a_plain_keras_io_loop(random_inception, photo, 
     # CPUs round differently: losses agreed to 1e-5 with AVX-512 and to 3e-4 on an AVX2-only
     # EPYC (measured), so 1e-3 holds on both; the image check below is the sharper one.
     loss_rtol = 1e-4 if eps is None else 1e-3
-    for octave, (_, expected_losses) in zip(result.octaves, expected_trace):
+    for octave, (_, expected_losses) in zip(result.octaves, expected_trace, strict=True):
         np.testing.assert_allclose(octave.losses, expected_losses, rtol=loss_rtol)
     diff = np.abs(result.image.astype(int) - expected_image.astype(int))
     assert diff.mean() < 0.5 and np.percentile(diff, 99) <= 3, (diff.mean(), diff.max())

@@ -159,11 +159,11 @@ def test_a_batch_dreams_each_image_as_alone(dreamer, photo):
     params = dataclasses.replace(SHORT, jitter=4, seed=3, max_loss=None)
     batched = dreamer.dream_batch(images, params)
     reordered = dreamer.dream_batch(images[::-1], params)[::-1]
-    for rgb, together, backwards in zip(images, batched, reordered):
+    for rgb, together, backwards in zip(images, batched, reordered, strict=True):
         alone = dreamer.dream(rgb, params)
         assert_as_alone(together, alone)
         np.testing.assert_array_equal(together.image, backwards.image)
-        for a, b in zip(together.octaves, alone.octaves):
+        for a, b in zip(together.octaves, alone.octaves, strict=True):
             np.testing.assert_allclose(a.losses, b.losses, rtol=1e-5)
 
 
@@ -177,7 +177,7 @@ def test_early_stop_in_a_batch_is_per_image(dreamer, photo):
     singles = [dreamer.dream(rgb, params) for rgb in (photo, flat)]
     steps_run = [r.octaves[0].steps_run for r in together]
     assert 1 in steps_run and max(steps_run) > 1
-    for a, b in zip(together, singles):
+    for a, b in zip(together, singles, strict=True):
         assert a.octaves[0].steps_run == b.octaves[0].steps_run
         assert_as_alone(a, b)
 
@@ -264,7 +264,7 @@ def test_mixed_precision_matches_float32_within_tolerance(tiny_model, photo, pre
     params = DreamParams(octaves=2, iterations=3, step=0.02, step_mode="pixel", max_loss=None)
     full = Dreamer(tiny_model, "conv2:1,conv3:0.5", INCEPTION, 8).dream(photo, params)
     mixed = Dreamer(tiny_model, "conv2:1,conv3:0.5", INCEPTION, 8, precision=precision).dream(photo, params)
-    for a, b in zip(mixed.octaves, full.octaves):
+    for a, b in zip(mixed.octaves, full.octaves, strict=True):
         np.testing.assert_allclose(a.losses, b.losses, rtol=2e-2)
     diff = np.abs(mixed.image.astype(int) - full.image)
     assert diff.mean() < 0.5 and diff.max() <= level_tolerance * 4, (diff.mean(), diff.max())

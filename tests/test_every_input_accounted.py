@@ -80,7 +80,7 @@ def test_outputs_are_distinct_decodable_and_inside_the_output(outcome):
     records = read_jsonl(out / "metadata.jsonl")
     outputs = [Path(r["output_uri"]).resolve() for r in records]
     assert len(set(outputs)) == len(outputs)
-    for record, path in zip(records, outputs):
+    for record, path in zip(records, outputs, strict=True):
         assert out.resolve() in path.parents
         with Image.open(path) as image:
             assert image.size == (record["width"], record["height"])

@@ -9,11 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.storage.cleanup import remove_stale_temporaries
 from pipeline.run import main, run
+from pipeline.storage.cleanup import remove_stale_temporaries
 from tests.conftest import read_jsonl
 from transforms.dream.memory_budget import (
-    AUTO_TILE_SIZE, default_untiled_max_pixels, machine_memory_bytes, with_auto_tiles,
+    AUTO_TILE_SIZE,
+    default_untiled_max_pixels,
+    machine_memory_bytes,
+    with_auto_tiles,
 )
 from transforms.dream.params import DreamParams
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from pipeline.storage.lease import LEASE_FILE
 from pipeline.run import run
+from pipeline.storage.lease import LEASE_FILE
 from tests.jobs import start_job, wait_for
 from tests.test_buckets import png
 

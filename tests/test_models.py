@@ -6,8 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from transforms.dream import Dreamer, WeightsUnavailableError, get_model_spec
-from transforms.dream import models
+from transforms.dream import Dreamer, WeightsUnavailableError, get_model_spec, models
 from transforms.dream.offline_weights import VGG16_LAYER_GROUPS, hed_weights_path
 
 
@@ -17,7 +16,7 @@ def offline_vgg16():
 
 
 def test_every_vgg16_conv_layer_is_set_from_the_hed_file(offline_vgg16):
-    conv_layers = [l.name for l in offline_vgg16.layers if isinstance(l, keras.layers.Conv2D)]
+    conv_layers = [layer.name for layer in offline_vgg16.layers if isinstance(layer, keras.layers.Conv2D)]
     assert sorted(conv_layers) == sorted(VGG16_LAYER_GROUPS) and len(conv_layers) == 13
     with h5py.File(hed_weights_path(), "r") as weights:
         for name, group in VGG16_LAYER_GROUPS.items():
@@ -43,7 +42,7 @@ def test_weights_from_a_local_file(tmp_path, random_inception):
     path = tmp_path / "inception.weights.h5"
     random_inception.save_weights(path)
     loaded = get_model_spec("inception_v3").build(str(path))
-    for a, b in zip(random_inception.get_weights()[:5], loaded.get_weights()[:5]):
+    for a, b in zip(random_inception.get_weights()[:5], loaded.get_weights()[:5], strict=True):
         np.testing.assert_array_equal(a, b)
 
 

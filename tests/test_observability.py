@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from tests.conftest import read_jsonl
 from pipeline.progress import ProgressLine
 from pipeline.run import run
+from tests.conftest import read_jsonl
 from transforms.parquet_schema import METADATA_SCHEMA, from_parquet_row
 from transforms.resume import RECORDS_DIR
 

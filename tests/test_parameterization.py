@@ -8,8 +8,8 @@ from PIL import Image
 from pipeline.run import main, run
 from tests.conftest import read_jsonl
 from transforms.dream.engine import Dreamer
-from transforms.dream.params import DreamParams
 from transforms.dream.parameterization import fft_filter, gradient_filter
+from transforms.dream.params import DreamParams
 from transforms.dream.preprocessing import INCEPTION
 from transforms.dream.quiet_tensorflow import tf
 

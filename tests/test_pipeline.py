@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import read_jsonl
 from pipeline.run import main, run
+from tests.conftest import read_jsonl
 
 FAST = ["--runner", "FnApiRunner", "--octaves", "2", "--iterations", "2"]
 

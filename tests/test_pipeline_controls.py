@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import read_jsonl
 from pipeline.run import main, run
+from tests.conftest import read_jsonl
 
 RUNNER = ["--runner", "FnApiRunner"]
 
@@ -182,8 +182,8 @@ def test_a_failing_batch_costs_only_its_bad_image(photo):
     from transforms.dream import DreamResult, OctaveRecord
     from transforms.dream.presets import PRESETS
     from transforms.dreaming import DreamBatch, _LoadedDreamers
-    from transforms.recipe import Recipe
     from transforms.elements import ImageToDream, InputFile
+    from transforms.recipe import Recipe
     from transforms.stages import ERRORS
 
     class OneBadImage:

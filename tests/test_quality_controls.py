@@ -12,7 +12,10 @@ from transforms.dream import Dreamer, DreamParams
 from transforms.dream.objective import dream_loss, total_variation
 from transforms.dream.preprocessing import INCEPTION
 from transforms.dream.smoothing import (
-    gaussian_blur, lap_normalize, laplacian_levels, merge_laplacian_levels,
+    gaussian_blur,
+    lap_normalize,
+    laplacian_levels,
+    merge_laplacian_levels,
 )
 
 SHORT = DreamParams(octaves=2, iterations=3, step=2.0, max_loss=None, step_mode="pixel")

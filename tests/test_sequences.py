@@ -3,6 +3,7 @@ frame dreamed coherently; segments, resume and bad sequences."""
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +85,7 @@ def test_a_folder_of_frames_is_one_sequence_in_natural_order(tmp_path):
 
 def _steps(frames: list[np.ndarray]) -> list[float]:
     """Change from each frame to the next once the scene's known pan (2 pixels) is undone."""
-    return [float(np.abs(b[:, :-2] - a[:, 2:]).mean()) for a, b in zip(frames, frames[1:])]
+    return [float(np.abs(b[:, :-2] - a[:, 2:]).mean()) for a, b in pairwise(frames)]
 
 
 def test_segments_give_the_frames_of_one_run_but_at_the_cross_faded_joins(tmp_path):
@@ -207,7 +208,7 @@ def test_a_still_becomes_a_zoom_into_its_dream(tmp_path, zoom_format, suffix):
     # Each frame is the one before, zoomed in by 1.1 about the centre (then dreamed a little).
     from transforms.dream.zoom import zoom_in
 
-    for before, after in zip(frames, frames[1:]):
+    for before, after in pairwise(frames):
         zoomed = zoom_in(before.astype(np.uint8), 1.1).astype(np.float32)
         assert np.abs(after - zoomed).mean() < np.abs(after - before).mean()
     # The zoom and each of its frames carry their settings (MP4: its comment tag).
@@ -315,7 +316,7 @@ def test_the_blend_carries_the_previous_dream_into_each_frame(pan_dreams):
     assert min(shares) > 0.4, shares
     # Each frame's change looks more like the previous frame's, moved along the pan.
     for k in range(1, PAN_FRAMES):
-        def likeness(frames):
+        def likeness(frames, k=k):
             return np.corrcoef((frames[k] - inputs[k])[:, :-2].ravel(),
                                (frames[k - 1] - inputs[k - 1])[:, 2:].ravel())[0, 1]
         assert likeness(blended) > likeness(independent) + 0.05, k

@@ -12,8 +12,13 @@ from pipeline.run import run
 from tests.conftest import read_jsonl
 from tests.servers import endless_body, http_server, redirect_to, serve_bytes, trickle
 from transforms.http_fetch import (
-    DownloadTimeoutError, HTTPStatusError, InputTooLargeError, ShortBodyError, URLNotAllowedError,
-    check_address, fetch_url,
+    DownloadTimeoutError,
+    HTTPStatusError,
+    InputTooLargeError,
+    ShortBodyError,
+    URLNotAllowedError,
+    check_address,
+    fetch_url,
 )
 
 
