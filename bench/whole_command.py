@@ -10,6 +10,10 @@ Cases (docs/performance.md):
   quickstart the README's quickstart (samples/*.jpg, the default preset), whole command
   rerun      the quickstart again into the same output: nothing is left to do
 
+With --engine, the 2- and 12-photo cases also run the engine alone (bench/dream_bench's engine
+worker: TensorFlow, one model, the Dreamer, no Beam, no checks) as a fresh process: the best
+the command could do, so what is left between the two is the command's own cost.
+
 Both sides are timed from outside (wall clock of the process, TensorFlow import included) and
 load the same seeded random InceptionV3 weights (ImageNet weights need a download; speed does
 not depend on the values). The command's time is split into the engine's dream time (from
@@ -47,6 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", default=str(ROOT / "bench" / "whole_command.json"))
     parser.add_argument("--before", default=None,
                         help="Another checkout (an earlier commit): its command runs too, as side 'before'.")
+    parser.add_argument("--engine", action="store_true",
+                        help="Also run the engine alone as a fresh process (side 'engine'): the command's bound.")
     return parser.parse_args(argv)
 
 
@@ -81,8 +87,9 @@ def command_run(inputs: str, output: Path, extra: list[str], cwd: Path = ROOT) -
             "first_losses": {Path(r["input_uri"]).name: r["octaves"][0]["losses"][:3] for r in records}}
 
 
-def baseline_run(images_dir: Path, weights: Path) -> dict[str, Any]:
-    wall, stdout = _timed([sys.executable, "-m", "bench.dream_bench", "--worker", "baseline",
+def worker_run(images_dir: Path, weights: Path, worker: str = "baseline") -> dict[str, Any]:
+    """bench/dream_bench's worker as a fresh process: the classic loop, or the engine alone."""
+    wall, stdout = _timed([sys.executable, "-m", "bench.dream_bench", "--worker", worker,
                            "--images_dir", str(images_dir), "--weights", str(weights)], ROOT)
     report = json.loads(stdout.strip().splitlines()[-1])
     shutil.rmtree(report["out_dir"], ignore_errors=True)
@@ -100,6 +107,8 @@ def summarize(case: str, runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any
         "wall_seconds", "dream_seconds", "other_seconds")}} for side, got in runs.items()}
     if "baseline" in runs:
         row["ratio"] = row["baseline"]["wall_seconds_median"] / row["command"]["wall_seconds_median"]
+        if "engine" in runs:
+            row["engine_ratio"] = row["baseline"]["wall_seconds_median"] / row["engine"]["wall_seconds_median"]
         base, ours = runs["baseline"][-1]["first_losses"], runs["command"][-1]["first_losses"]
         row["max_relative_loss_difference_first_3_steps"] = max(
             abs(p - q) / max(abs(p), 1e-12) for name in base for p, q in zip(base[name], ours[name], strict=True))
@@ -128,14 +137,17 @@ def main(argv: list[str] | None = None) -> int:
                 out = scratch / f"out-{case}-{repeat}"
                 if case in ("two", "twelve"):
                     # Alternate which side goes first, so drifts in load hit both.
-                    sides = ["baseline", "command"] + (["before"] if args.before else [])
+                    sides = (["baseline", "command"] + (["engine"] if args.engine else [])
+                             + (["before"] if args.before else []))
                     if repeat % 2:
                         sides.reverse()
                     for side in sides:
                         classic = ["--preset", "classic", "--weights", str(weights)]
-                        got = baseline_run(scratch / case, weights) if side == "baseline" else command_run(
-                            str(scratch / case / "*.png"), out, classic,
-                            Path(args.before) if side == "before" else ROOT)
+                        if side in ("baseline", "engine"):
+                            got = worker_run(scratch / case, weights, side)
+                        else:
+                            got = command_run(str(scratch / case / "*.png"), out, classic,
+                                              Path(args.before) if side == "before" else ROOT)
                         runs[case].setdefault(side, []).append(got)
                         print(f"repeat {repeat + 1} {case} {side}: {got['wall_seconds']:.1f} s", flush=True)
                         shutil.rmtree(out, ignore_errors=True)
@@ -161,9 +173,10 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"\n{machine['cpu']}, {machine['cpus']} cores, AVX-512: {machine['avx512']}")
     print(f"{'case':12} {'side':9} {'wall s':>8} {'dream s':>8} {'other s':>8} {'ratio':>7}")
     for case, row in results["cases"].items():
-        for side in ("baseline", "before", "command"):
+        for side in ("baseline", "before", "command", "engine"):
             if side in row:
-                ratio = f"{row['ratio']:.2f}x" if side == "command" and "ratio" in row else ""
+                ratio_key = {"command": "ratio", "engine": "engine_ratio"}.get(side, "")
+                ratio = f"{row[ratio_key]:.2f}x" if ratio_key in row else ""
                 print(f"{case:12} {side:9} {row[side]['wall_seconds_median']:8.1f} "
                       f"{row[side]['dream_seconds_median']:8.1f} {row[side]['other_seconds_median']:8.1f} {ratio:>7}")
 
