@@ -87,26 +87,47 @@ def test_each_kind_of_head_gives_its_scores_before_the_softmax():
     dense = _head(keras.layers.Dense(3, activation="softmax"))
     layer = dense.layers[-1]
     layer.bias.assign(np.array([2.0, -1.0, 0.5], np.float32))
-    features = keras.Model(dense.inputs, layer.input)(images)
+    features = keras.Model(dense.inputs[0], layer.input)(images)
     expected = np.asarray(features) @ np.asarray(layer.kernel) + [2.0, -1.0, 0.5]
     classifier = classifier_of(dense)
     np.testing.assert_allclose(classifier.logits(images), expected, rtol=1e-5, atol=1e-6)
     assert (classifier.class_count, classifier.input_size) == (3, None)
     # Without a bias: x W alone.
     unbiased = _head(keras.layers.Dense(3, activation="softmax", use_bias=False))
-    features = keras.Model(unbiased.inputs, unbiased.layers[-1].input)(images)
+    features = keras.Model(unbiased.inputs[0], unbiased.layers[-1].input)(images)
     np.testing.assert_allclose(classifier_of(unbiased).logits(images),
                                np.asarray(features) @ np.asarray(unbiased.layers[-1].kernel), rtol=1e-5, atol=1e-6)
     # A Softmax layer after a linear Dense: the Dense's output.
     separate = _head(lambda x: keras.layers.Softmax()(keras.layers.Dense(4, name="scores")(x)))
     np.testing.assert_allclose(classifier_of(separate).logits(images),
-                               keras.Model(separate.inputs, separate.get_layer("scores").output)(images), rtol=1e-6)
+                               keras.Model(separate.inputs[0], separate.get_layer("scores").output)(images), rtol=1e-6)
     assert classifier_of(separate).class_count == 4
     # A Dense with another activation is no classifier, and the refusal names the last layer.
     with pytest.raises(NoClassifierError) as refused:
         classifier_of(_head(keras.layers.Dense(3, activation="relu", name="last")))
     assert str(refused.value) == ("model 'head' does not end in a classifier (its last layer is Dense 'last'): "
                                   "class terms need a model with its head")
+
+
+def test_models_built_on_a_users_model_take_a_bare_image_tensor_without_a_warning():
+    """A head's scores and the layers' features are called with one image tensor: built on a
+    user's functional model's list of inputs, Keras warned ("structure of `inputs` doesn't
+    match") at each such call made outside a traced function."""
+    import warnings
+
+    import keras
+
+    from transforms.dream.classes import classifier_of
+    from transforms.dream.models import feature_extractor
+
+    images = np.zeros((2, 12, 16, 3), np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for head in (_head(keras.layers.Dense(3)), _head(keras.layers.Dense(3, activation="softmax")),
+                     _head(lambda x: keras.layers.Softmax()(keras.layers.Dense(3)(x)))):
+            assert classifier_of(head).logits(images).shape == (2, 3)
+            conv = next(layer.name for layer in head.layers if isinstance(layer, keras.layers.Conv2D))
+            assert feature_extractor(head, {conv: 1.0})(images)[conv].shape == (2, 10, 14, 4)
 
 
 def _fft_filter_reference(grads: np.ndarray) -> np.ndarray:

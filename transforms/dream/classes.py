@@ -12,6 +12,7 @@ from typing import Callable, NamedTuple, Sequence
 
 from transforms.dream.class_names import CLASS_TERM
 from transforms.dream.layers import LayerTerm
+from transforms.dream.models import image_input
 from transforms.dream.quiet_tensorflow import keras, tf
 
 
@@ -37,10 +38,10 @@ def classifier_of(model: keras.Model) -> Classifier:
     last = model.layers[-1]
     activation = getattr(last, "activation", None)
     if isinstance(last, keras.layers.Dense) and activation in (None, keras.activations.linear):
-        scores = keras.Model(model.inputs, last.output)
+        scores = keras.Model(image_input(model), last.output)
         logits = _as_float32(scores)
     elif isinstance(last, keras.layers.Dense) and activation is keras.activations.softmax:
-        features = keras.Model(model.inputs, last.input)
+        features = keras.Model(image_input(model), last.input)
         kernel, bias = last.kernel, last.bias
 
         def logits(images: tf.Tensor) -> tf.Tensor:
@@ -48,7 +49,7 @@ def classifier_of(model: keras.Model) -> Classifier:
             scores = tf.matmul(x, tf.cast(kernel, tf.float32))
             return scores + tf.cast(bias, tf.float32) if bias is not None else scores
     elif isinstance(last, (keras.layers.Softmax, keras.layers.Activation)):
-        logits = _as_float32(keras.Model(model.inputs, last.input))
+        logits = _as_float32(keras.Model(image_input(model), last.input))
     else:
         raise NoClassifierError(
             f"model {model.name!r} does not end in a classifier (its last layer is "

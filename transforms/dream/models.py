@@ -237,12 +237,18 @@ def check_terms(model: keras.Model, terms: Iterable[LayerTerm]) -> None:
                 )
 
 
+def image_input(model: keras.Model):
+    """The model's input as a model built on it should take it: one image tensor, not a list of
+    one (Keras warns when a model built on `model.inputs` is called with a bare tensor)."""
+    return model.inputs[0] if len(model.inputs) == 1 else model.inputs
+
+
 def feature_extractor(model: keras.Model, layers: Mapping[str, float] | Iterable[LayerTerm]) -> keras.Model:
     """A model mapping the input image to {layer name: activation} for the chosen layers."""
     terms = as_terms(layers)
     check_terms(model, terms)
     outputs = {term.name: model.get_layer(term.name).output for term in terms}
-    return keras.Model(inputs=model.inputs, outputs=outputs)
+    return keras.Model(inputs=image_input(model), outputs=outputs)
 
 
 def describe_layers(model: keras.Model) -> list[tuple[str, str, str]]:
