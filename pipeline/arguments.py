@@ -98,6 +98,19 @@ def check_known_options(args: Sequence[str]) -> None:
         raise ConfigError(f"unknown option {name}{hint}")
 
 
+def check_no_stray_arguments(leftover: Sequence[str]) -> None:
+    """Stop at a word no option takes: Beam would drop it with a warning. Mostly an unquoted
+    pattern the shell expanded (`--input photos/*.jpg` becomes `--input a.jpg b.jpg ...`),
+    which would dream the first file alone."""
+    stray = [arg for arg in leftover if not arg.startswith("-")]
+    if stray:
+        more = f" (and {len(stray) - 1} more)" if len(stray) > 1 else ""
+        raise ConfigError(
+            f"unexpected argument {stray[0]!r}{more}: each option takes one value; quote a pattern "
+            "so the shell does not expand it (--input 'photos/*.jpg'), or repeat --input"
+        )
+
+
 def is_dry_run(value: object) -> bool:
     """Beam keeps --dry_run as text: '--dry_run=False' must not mean a dry run."""
     if isinstance(value, str):
@@ -113,7 +126,8 @@ def early_answer(args: Sequence[str]) -> int | None:
         return 0
     try:
         check_known_options(args)
-        option_parser().parse_known_args(complete_bare_flags(args))  # values argparse rejects
+        _, leftover = option_parser().parse_known_args(complete_bare_flags(args))  # values argparse rejects
+        check_no_stray_arguments(leftover)
         pipeline_options = PipelineOptions(complete_bare_flags(args))
         options = pipeline_options.view_as(DreamOptions)
         if not (options.list_layers or options.list_classes):

@@ -59,6 +59,9 @@ def test_the_report_command_needs_no_tensorflow(tmp_path):
     (["--input=a.png", "--output=out", "--iterations"], "argument --iterations: expected one argument"),
     (["--input=a.png", "--output=out", "--iter", "2"], "unknown option --iter; did you mean --iterations?"),
     (["--input=a.png", "--output=out", "--octave_scale", "0.5", "--octaves", "3"], "octave_scale must be >= 1"),
+    # An unquoted pattern the shell expanded: Beam would warn and dream a.png alone.
+    (["--input", "a.png", "b.png", "c.png", "--output=out"], "unexpected argument 'b.png' (and 1 more): "),
+    (["a.png", "--output=out"], "unexpected argument 'a.png': each option takes one value"),
 ])
 def test_option_mistakes_stop_without_tensorflow(tmp_path, args, message):
     done = subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, *args], capture_output=True,
