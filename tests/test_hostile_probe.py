@@ -152,6 +152,17 @@ def test_bad_weights_guide_and_model_files_stop_the_job_at_start(tmp_path, capsy
     assert not (tmp_path / "out").exists()
 
 
+def test_a_tile_size_too_small_for_the_model_stops_the_job_at_start(tmp_path, capsys):
+    """It failed every input, each with its own error record: a setting, not an input, was wrong."""
+    noise(tmp_path / "a.png", size=(70, 90))
+    common = [f"--input={tmp_path}/*.png", *FAST]
+    err = start_error(capsys, [*common, f"--output={tmp_path / 'out'}", "--tile_size=63"])
+    assert "tile_size must be 0 (off) or at least 64 for this model" in err  # VGG16's 32-pixel minimum
+    assert not (tmp_path / "out").exists()
+    assert main([*common, f"--output={tmp_path / 'fits'}", "--tile_size=64"]) == 0, capsys.readouterr().err
+    assert len(read_jsonl(tmp_path / "fits" / "metadata.jsonl")) == 1
+
+
 def test_an_unwritable_local_output_stops_the_job_at_start(tmp_path, capsys):
     noise(tmp_path / "a.png")
     blocker = tmp_path / "file"

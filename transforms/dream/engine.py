@@ -37,7 +37,7 @@ from transforms.dream.objective import (
 )
 from transforms.dream.octaves import octave_shapes
 from transforms.dream.parameterization import gradient_filter
-from transforms.dream.params import INITS, DreamParams
+from transforms.dream.params import INITS, DreamParams, check_tile_size
 from transforms.dream.precision import LOSS_SCALE, with_precision
 from transforms.dream.preprocessing import Preprocessing
 from transforms.dream.quiet_tensorflow import keras, tf
@@ -266,11 +266,7 @@ class Dreamer:
                 raise ValueError(f"expected uint8 HxWx3 RGB, got {rgb.dtype} {rgb.shape}")
         if len({rgb.shape for rgb in images}) != 1:
             raise ValueError("a batch needs images of one size")
-        if params.tile_size and params.tile_size < 2 * self.min_input_size:
-            raise ValueError(
-                f"tile_size must be 0 (off) or at least {2 * self.min_input_size} for this "
-                f"model (tiles are at least half a tile_size), got {params.tile_size}"
-            )
+        check_tile_size(params.tile_size, self.min_input_size)
         started = time.perf_counter()
         height, width = images[0].shape[:2]
         shapes = octave_shapes(

@@ -130,3 +130,13 @@ class DreamParams:
             )
         if not 0 <= self.seed < 2**63:
             raise ValueError(f"seed must be within [0, 2**63), got {self.seed}")
+
+
+def check_tile_size(tile_size: int, min_input_size: int) -> None:
+    """A tile is at least half a tile_size on a side, and the model needs `min_input_size`
+    pixels: a smaller tile_size cannot dream any image with this model."""
+    if tile_size and tile_size < 2 * min_input_size:
+        raise ValueError(
+            f"tile_size must be 0 (off) or at least {2 * min_input_size} for this "
+            f"model (tiles are at least half a tile_size), got {tile_size}"
+        )
