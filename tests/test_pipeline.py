@@ -80,6 +80,17 @@ def test_a_pattern_that_matches_nothing_stops_the_job(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_folder_given_as_input_stops_the_job_and_names_the_pattern(tmp_path, capsys):
+    """It was one input that failed to read ('Is a directory'), the photos in it never dreamed."""
+    (tmp_path / "photos").mkdir()
+    Image.new("RGB", (40, 40)).save(tmp_path / "photos" / "a.jpg")
+    code = main([f"--input={tmp_path}/photos", f"--output={tmp_path}/out", *FAST])
+    assert code == 2
+    assert f"matches folders only: give a pattern of the files in them (--input '{tmp_path}/photos/*.jpg')" in (
+        capsys.readouterr().err)
+    assert not (tmp_path / "out").exists()
+
+
 def test_invalid_options_fail_before_reading(tmp_path, capsys):
     assert main([f"--input={tmp_path}/*.jpg", f"--output={tmp_path}", "--max_loss", "lots"]) == 2
     assert "--max_loss" in capsys.readouterr().err

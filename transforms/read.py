@@ -13,7 +13,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from transforms.elements import ImageBytes, InputFile
-from transforms.fetch import DEFAULT_HTTP_RETRIES, InputTooLargeError, read_bytes
+from transforms.fetch import DEFAULT_HTTP_RETRIES, InputTooLargeError, is_local, read_bytes
 from transforms.naming import disambiguate, glob_prefix, has_scheme, listed_stem, normalize_local, output_stem
 from transforms.noise_input import is_noise, noise_png, noise_stem, parse_noise
 from transforms.records import error_record
@@ -44,6 +44,12 @@ def check_inputs_exist(patterns: Sequence[str], manifests: Sequence[str], folder
     for pattern, result in zip(patterns, FileSystems.match(list(patterns)), strict=True):
         if not result.metadata_list:
             raise NoInputsError(f"--input {pattern!r} matches no file")
+        if all(is_local(m.path) and os.path.isdir(m.path) for m in result.metadata_list):
+            folder = pattern.rstrip("/")
+            raise NoInputsError(
+                f"--input {pattern!r} matches folders only: give a pattern of the files in them "
+                f"(--input '{folder}/*.jpg'), or --sequence '{folder}/' for a folder of frames"
+            )
         matched.update(m.path for m in result.metadata_list)
     for pattern in folders:
         files = FileSystems.match([pattern.rstrip("/") + "/*"])[0].metadata_list
