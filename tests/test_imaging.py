@@ -67,6 +67,34 @@ def test_exif_orientation_is_applied():
     assert rgb[0, -1].min() > 200  # the top-left pixel went to the top-right
 
 
+def _swapped_primaries_profile() -> bytes:
+    """sRGB's own profile with its red and green colorants swapped and renamed: an RGB
+    profile in which (255, 0, 0) is sRGB's green."""
+    from PIL import ImageCms
+
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    entries = {bytes(profile[132 + 12 * i:136 + 12 * i]): 132 + 12 * i
+               for i in range(int.from_bytes(profile[128:132], "big"))}
+    red, green = entries[b"rXYZ"], entries[b"gXYZ"]
+    profile[red + 4:red + 12], profile[green + 4:green + 12] = profile[green + 4:green + 12], profile[red + 4:red + 12]
+    return bytes(profile).replace("sRGB".encode("utf-16-be"), "wide".encode("utf-16-be"))
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_colours_of_another_profile_are_converted_to_srgb(fmt):
+    from PIL import ImageCms
+
+    red = Image.new("RGB", (16, 16), (255, 0, 0))
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    converted = decode_image(to_bytes(red, fmt, icc_profile=_swapped_primaries_profile())).rgb.astype(int)
+    r, g, b = converted.reshape(-1, 3).mean(axis=0)
+    assert g > 200 and r < 60 and b < 60, (r, g, b)  # the profile's red is sRGB's green
+    # sRGB itself, and a profile that cannot be read: the pixels as they are.
+    for icc in (srgb, b"not a profile"):
+        kept = decode_image(to_bytes(red, fmt, icc_profile=icc)).rgb
+        np.testing.assert_array_equal(kept, decode_image(to_bytes(red, fmt)).rgb)
+
+
 def test_empty_and_non_image_bytes_are_refused():
     with pytest.raises(ImageRejectedError, match="empty"):
         decode_image(b"")

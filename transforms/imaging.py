@@ -3,7 +3,10 @@
 Colour rule: every mode becomes 8-bit RGB. Transparent pixels are composited over white
 (what viewers show for a transparent PNG), 16-bit and 32-bit integer images are scaled
 down from their full range, float images are read as [0, 1] when they fit there and
-clipped to [0, 255] otherwise. Animated images contribute their first frame.
+clipped to [0, 255] otherwise. An RGB image with a colour profile other than sRGB (a
+phone's Display P3, Adobe RGB) is converted to sRGB: what the networks saw in training,
+and what a written file without a profile means. Animated images
+contribute their first frame.
 """
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import io
 from typing import NamedTuple
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageCms, ImageOps
 
 from transforms.settings_stamp import pillow_save_options
 
@@ -49,6 +52,25 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         in_unit_range = finite.size and finite.min() >= 0.0 and finite.max() <= 1.0
         return _grey_to_rgb(np.nan_to_num(values) * (255.0 if in_unit_range else 1.0))
     return image.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV
+
+
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+def _in_srgb(image: Image.Image) -> Image.Image:
+    """The image in sRGB when it carries another RGB profile. A profile that cannot be read or
+    applied leaves the pixels as they are, as for an image without one."""
+    icc = image.info.get("icc_profile")
+    if not icc or image.mode != "RGB":
+        return image
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "srgb" in ImageCms.getProfileDescription(profile).lower():
+            return image  # already sRGB: a conversion would only round
+        converted = ImageCms.profileToProfile(image, profile, _SRGB, outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return image
+    return converted if converted is not None else image
 
 
 def _grey_to_rgb(values: np.ndarray) -> Image.Image:
@@ -90,7 +112,7 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, fit_to: int 
         raise ImageRejectedError(f"{source_format} data is corrupt or truncated: {exc}") from exc
     upright = ImageOps.exif_transpose(image)
     turned = upright.size != image.size  # EXIF turned it a quarter: the sides swap
-    return DecodedImage(np.asarray(_to_rgb(upright), dtype=np.uint8), source_format, source_mode,
+    return DecodedImage(np.asarray(_to_rgb(_in_srgb(upright)), dtype=np.uint8), source_format, source_mode,
                         height if turned else width, width if turned else height)
 
 
