@@ -20,11 +20,13 @@ from apache_beam.io.filesystems import FileSystems
 from PIL import Image
 
 from pipeline.report_sequences import sequence_card, sequence_thumbnails
+from pipeline.result_files import ERRORS_FILE, METADATA_FILE, METADATA_PARQUET, SEQUENCES_FILE
 from transforms.fetch import read_bytes
 from transforms.imaging import decode_image
 from transforms.write import write_atomically
 
 PAGE_SIZE = 200
+RESULT_FILES = (METADATA_FILE, METADATA_PARQUET, ERRORS_FILE, SEQUENCES_FILE)  # any one: a job wrote here
 THUMB_SIZE = 160
 FILES_DIR = "report_files"
 _OCTAVE_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")
@@ -268,7 +270,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     allow_private_urls = "--allow_private_urls" in args
     FileSystems.set_options(PipelineOptions([a for a in args[1:] if a != "--allow_private_urls"]))
-    print(write_report(args[0], allow_private_urls))
+    output = args[0]
+    if not any(FileSystems.exists(FileSystems.join(output, name)) for name in RESULT_FILES):
+        # A mistyped folder would get an empty report, and the folder made for it.
+        print(f"beam-deepdream: error: {output!r} holds no job's results (no {', '.join(RESULT_FILES)}): "
+              "give the --output of a job", file=sys.stderr)
+        return 2
+    print(write_report(output, allow_private_urls))
     return 0
 
 

@@ -45,6 +45,19 @@ def test_the_report_command_needs_no_tensorflow(tmp_path):
     assert (tmp_path / "report.html").stat().st_size > 0
 
 
+
+def test_the_report_command_refuses_a_folder_without_a_jobs_results(tmp_path):
+    """A mistyped output folder got an empty report (and the folder made for it), exit 0."""
+    missing = tmp_path / "no_such_output"
+    (tmp_path / "photos").mkdir()
+    for folder in (missing, tmp_path / "photos"):
+        done = subprocess.run([sys.executable, "-m", "pipeline.report", str(folder)],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and done.stderr == (
+            f"beam-deepdream: error: '{folder}' holds no job's results (no metadata.jsonl, metadata.parquet, "
+            "errors.jsonl, sequences.jsonl): give the --output of a job\n"), done.stderr
+    assert not missing.exists() and not (tmp_path / "photos" / "report.html").exists()
+
 @pytest.mark.parametrize("args,message", [
     (["--input=a.png", "--output=out", "--iteration=1"], "unknown option --iteration; did you mean --iterations?"),
     (["--input=a.png", "--output=out", "--tile-size", "512"], "unknown option --tile-size; did you mean --tile_size?"),
