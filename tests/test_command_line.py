@@ -1,6 +1,7 @@
 """The command line before any work: --help without TensorFlow, unknown options, bare flags."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -57,6 +58,17 @@ def test_the_report_command_refuses_a_folder_without_a_jobs_results(tmp_path):
             f"beam-deepdream: error: '{folder}' holds no job's results (no metadata.jsonl, metadata.parquet, "
             "errors.jsonl, sequences.jsonl): give the --output of a job\n"), done.stderr
     assert not missing.exists() and not (tmp_path / "photos" / "report.html").exists()
+
+
+def test_the_class_listing_is_all_that_stdout_holds(tmp_path):
+    """Keras announced its class index download on stdout, inside the listing (a fresh Keras
+    cache: the download is tried, and fails offline)."""
+    env = {**os.environ, "KERAS_HOME": str(tmp_path), "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-m", "pipeline", "--list_classes", "--model", "inception_v3"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0 and lines[0].startswith("inception_v3: 1000 classes"), done.stdout[:300]
+    assert len(lines) == 1001 and lines[1].split()[0] == "0" and lines[-1].split()[0] == "999"
 
 @pytest.mark.parametrize("args,message", [
     (["--input=a.png", "--output=out", "--iteration=1"], "unknown option --iteration; did you mean --iterations?"),

@@ -3,8 +3,10 @@ the command line resolves `--class tabby` before TensorFlow loads (Keras is impo
 to fetch its ImageNet class index, once, into its cache)."""
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
+import sys
 from functools import lru_cache
 from typing import Callable, Sequence
 
@@ -22,10 +24,12 @@ def imagenet_class_names() -> list[str]:
     import keras
 
     try:
-        path = keras.utils.get_file(
-            "imagenet_class_index.json", IMAGENET_CLASS_INDEX_URL, cache_subdir="models",
-            file_hash=IMAGENET_CLASS_INDEX_HASH,
-        )
+        # Keras says "Downloading data from ..." on stdout: stderr keeps a listing clean.
+        with contextlib.redirect_stdout(sys.stderr):
+            path = keras.utils.get_file(
+                "imagenet_class_index.json", IMAGENET_CLASS_INDEX_URL, cache_subdir="models",
+                file_hash=IMAGENET_CLASS_INDEX_HASH,
+            )
     except Exception as exc:  # offline, refused: every way means "not available"
         raise ValueError(
             f"ImageNet class names need Keras' class index, which could not be downloaded "
