@@ -74,6 +74,13 @@ def known_options() -> list[str]:
             if flag.startswith("--")]
 
 
+@lru_cache(maxsize=1)
+def _flags() -> frozenset[str]:
+    """Options that take no value (`--force`, `--jit`, Beam's `--streaming`, ...)."""
+    return frozenset(flag for action in option_parser()._actions if action.nargs == 0
+                     for flag in action.option_strings)
+
+
 def complete_bare_flags(args: Sequence[str]) -> list[str]:
     """`--dry_run` alone means `--dry_run=True` (Beam's parser would stop at it)."""
     return [BARE_FLAGS.get(arg, arg) for arg in args]
@@ -98,12 +105,16 @@ def check_known_options(args: Sequence[str]) -> None:
         raise ConfigError(f"unknown option {name}{hint}")
 
 
-def check_no_stray_arguments(leftover: Sequence[str]) -> None:
+def check_no_stray_arguments(args: Sequence[str], leftover: Sequence[str]) -> None:
     """Stop at a word no option takes: Beam would drop it with a warning. Mostly an unquoted
     pattern the shell expanded (`--input photos/*.jpg` becomes `--input a.jpg b.jpg ...`),
-    which would dream the first file alone."""
+    which would dream the first file alone, or a value given to a flag (`--force true`)."""
     stray = [arg for arg in leftover if not arg.startswith("-")]
     if stray:
+        where = list(args).index(stray[0])
+        before = args[where - 1].split("=", 1)[0] if where else ""
+        if before in _flags():
+            raise ConfigError(f"{before} is a flag and takes no value: drop {stray[0]!r}")
         more = f" (and {len(stray) - 1} more)" if len(stray) > 1 else ""
         raise ConfigError(
             f"unexpected argument {stray[0]!r}{more}: each option takes one value; quote a pattern "
@@ -127,7 +138,7 @@ def early_answer(args: Sequence[str]) -> int | None:
     try:
         check_known_options(args)
         _, leftover = option_parser().parse_known_args(complete_bare_flags(args))  # values argparse rejects
-        check_no_stray_arguments(leftover)
+        check_no_stray_arguments(args, leftover)
         pipeline_options = PipelineOptions(complete_bare_flags(args))
         options = pipeline_options.view_as(DreamOptions)
         if not (options.list_layers or options.list_classes):

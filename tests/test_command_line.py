@@ -87,6 +87,7 @@ def test_the_class_listing_is_all_that_stdout_holds(tmp_path):
     # An unquoted pattern the shell expanded: Beam would warn and dream a.png alone.
     (["--input", "a.png", "b.png", "c.png", "--output=out"], "unexpected argument 'b.png' (and 1 more): "),
     (["a.png", "--output=out"], "unexpected argument 'a.png': each option takes one value"),
+    (["--input=a.png", "--output=out", "--force", "true"], "--force is a flag and takes no value: drop 'true'"),
 ])
 def test_option_mistakes_stop_without_tensorflow(tmp_path, args, message):
     done = subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, *args], capture_output=True,
