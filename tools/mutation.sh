@@ -10,6 +10,7 @@
 #                                noise_input, noise, class_names, parameterization, classes), rerun
 #   tools/mutation.sh core       the dream core (objective, gradients, ascent), rerun
 #   tools/mutation.sh stages     the TF-free stage modules with unit tests (records, resume), rerun
+#   tools/mutation.sh imaging    decoding and encoding (transforms/imaging.py), rerun: ~2 min
 #   tools/mutation.sh 'transforms.naming.*' ...   mutmut's own name patterns, rerun
 #
 # mutmut starts a process per mutant (3-8 s of TensorFlow import each); the same mutants are
@@ -31,6 +32,7 @@ case "${1:-all}" in
                       'transforms.dream.classes.*') ;;
   core) patterns=('transforms.dream.objective.*' 'transforms.dream.gradients.*' 'transforms.dream.ascent.*') ;;
   stages) patterns=('transforms.records.*' 'transforms.resume.*') ;;
+  imaging) patterns=('transforms.imaging.*') ;;
   *) patterns=("$@") ;;
 esac
 

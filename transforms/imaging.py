@@ -36,12 +36,14 @@ class DecodedImage(NamedTuple):
 
 def _to_rgb(image: Image.Image) -> Image.Image:
     mode = image.mode
-    if mode == "RGB":
-        return image
-    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+    # An alpha channel, or a colour key (a PNG's tRNS, a GIF's transparent index) that viewers
+    # show as transparent too.
+    if mode in ("RGBA", "LA", "PA") or (mode in ("P", "L", "RGB") and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
+    if mode == "RGB":
+        return image
     if mode.startswith("I"):  # I, I;16, I;16B, ...: integer greyscale wider than 8 bits
         values = np.asarray(image, dtype=np.float64)
         full_scale = 65535.0 if mode.startswith("I;16") or values.max() <= 65535 else 2**32 - 1
